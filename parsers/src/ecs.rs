@@ -1,0 +1,468 @@
+//! The normalized event: a subset of the Elastic Common Schema (ECS) as typed
+//! fields, plus every other field the source gave as raw values.
+//!
+//! Typed fields hold what rules and outputs touch on every event; the rest
+//! stays under `extra`, keyed by dotted ECS-style path (`auditd.data.syscall`,
+//! `auditd.records`, ...), so `tripline convert` loses nothing and a rule can
+//! still ask for a raw field.
+//!
+//! # Design rationale
+//!
+//! Rules name fields as strings. The engine resolves each name once, at rule
+//! compile time, into a [`FieldRef`]; reading a field from an event is then a
+//! `match`, not a string hash. Only fields outside the typed set go through the
+//! `extra` map.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+/// One normalized event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    /// `@timestamp`, nanoseconds since the Unix epoch (UTC).
+    pub timestamp_ns: i64,
+    /// `event.*`.
+    pub event: EventMeta,
+    /// `host.*`.
+    pub host: Host,
+    /// `process.*` (and `process.parent.*`).
+    pub process: Process,
+    /// `user.*`.
+    pub user: User,
+    /// `source.*`.
+    pub source: Endpoint,
+    /// `destination.*`.
+    pub destination: Endpoint,
+    /// `network.*`.
+    pub network: Network,
+    /// `dns.question.name`.
+    pub dns_question_name: Option<String>,
+    /// `url.*`.
+    pub url: Url,
+    /// `file.path`.
+    pub file_path: Option<String>,
+    /// `message`.
+    pub message: Option<String>,
+    /// Every other field, keyed by dotted path. Values are JSON.
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `event.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventMeta {
+    /// `event.kind` (`event` for parsed records; `alert` is set on alerts).
+    pub kind: Option<String>,
+    /// `event.category` (an array in ECS).
+    pub category: Vec<String>,
+    /// `event.type` (an array in ECS).
+    pub type_: Vec<String>,
+    /// `event.action`.
+    pub action: Option<String>,
+    /// `event.outcome`: `success`, `failure` or `unknown`.
+    pub outcome: Option<String>,
+    /// `event.module` (`auditd`, `sysmon`, ...).
+    pub module: Option<String>,
+    /// `event.dataset`.
+    pub dataset: Option<String>,
+    /// `event.sequence`: the source's own sequence number (auditd serial).
+    pub sequence: Option<i64>,
+}
+
+/// `host.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Host {
+    /// `host.id`.
+    pub id: Option<String>,
+    /// `host.name`.
+    pub name: Option<String>,
+    /// `host.os.type`: `linux`, `windows` or `macos`.
+    pub os_type: Option<String>,
+}
+
+/// `process.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Process {
+    /// `process.pid`.
+    pub pid: Option<i64>,
+    /// `process.entity_id`: stable id of this process instance.
+    pub entity_id: Option<String>,
+    /// `process.name`.
+    pub name: Option<String>,
+    /// `process.executable`.
+    pub executable: Option<String>,
+    /// `process.args`.
+    pub args: Vec<String>,
+    /// `process.args_count`.
+    pub args_count: Option<i64>,
+    /// `process.command_line`.
+    pub command_line: Option<String>,
+    /// `process.working_directory`.
+    pub working_directory: Option<String>,
+    /// `process.title` (auditd PROCTITLE).
+    pub title: Option<String>,
+    /// `process.parent.*`.
+    pub parent: Parent,
+}
+
+/// `process.parent.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parent {
+    /// `process.parent.pid`.
+    pub pid: Option<i64>,
+    /// `process.parent.entity_id`.
+    pub entity_id: Option<String>,
+    /// `process.parent.name`.
+    pub name: Option<String>,
+    /// `process.parent.executable`.
+    pub executable: Option<String>,
+    /// `process.parent.command_line`.
+    pub command_line: Option<String>,
+    /// `process.parent.args`.
+    pub args: Vec<String>,
+}
+
+/// `user.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct User {
+    /// `user.id`.
+    pub id: Option<String>,
+    /// `user.name`.
+    pub name: Option<String>,
+}
+
+/// `source.*` / `destination.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Endpoint {
+    /// `*.ip`.
+    pub ip: Option<String>,
+    /// `*.port`.
+    pub port: Option<i64>,
+    /// `*.address` (an IP, a domain or a unix socket path).
+    pub address: Option<String>,
+    /// `*.domain`.
+    pub domain: Option<String>,
+}
+
+/// `network.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Network {
+    /// `network.transport` (`tcp`, `udp`, ...).
+    pub transport: Option<String>,
+    /// `network.direction` (`egress`, `ingress`, ...).
+    pub direction: Option<String>,
+    /// `network.type` (`ipv4`, `ipv6`).
+    pub type_: Option<String>,
+}
+
+/// `url.*` fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Url {
+    /// `url.original`.
+    pub original: Option<String>,
+    /// `url.domain`.
+    pub domain: Option<String>,
+    /// `url.path`.
+    pub path: Option<String>,
+}
+
+/// A borrowed field value, as rules see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// A string.
+    Str(&'a str),
+    /// An integer.
+    Int(i64),
+    /// A list of strings (`process.args`, `event.category`).
+    Strs(&'a [String]),
+    /// Any other JSON value from `extra`.
+    Json(&'a Value),
+}
+
+macro_rules! known_fields {
+    ($( $variant:ident => $path:literal ),* $(,)?) => {
+        /// A typed field of [`Event`], named by its ECS path.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)]
+        pub enum Known { $( $variant ),* }
+
+        impl Known {
+            /// Every typed field.
+            pub const ALL: &'static [Known] = &[ $( Known::$variant ),* ];
+
+            /// The field's ECS path.
+            pub fn path(self) -> &'static str {
+                match self { $( Known::$variant => $path ),* }
+            }
+
+            /// The typed field with this ECS path.
+            pub fn from_path(path: &str) -> Option<Known> {
+                match path { $( $path => Some(Known::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+known_fields! {
+    Timestamp => "@timestamp",
+    EventKind => "event.kind",
+    EventCategory => "event.category",
+    EventType => "event.type",
+    EventAction => "event.action",
+    EventOutcome => "event.outcome",
+    EventModule => "event.module",
+    EventDataset => "event.dataset",
+    EventSequence => "event.sequence",
+    HostId => "host.id",
+    HostName => "host.name",
+    HostOsType => "host.os.type",
+    ProcessPid => "process.pid",
+    ProcessEntityId => "process.entity_id",
+    ProcessName => "process.name",
+    ProcessExecutable => "process.executable",
+    ProcessArgs => "process.args",
+    ProcessArgsCount => "process.args_count",
+    ProcessCommandLine => "process.command_line",
+    ProcessWorkingDirectory => "process.working_directory",
+    ProcessTitle => "process.title",
+    ParentPid => "process.parent.pid",
+    ParentEntityId => "process.parent.entity_id",
+    ParentName => "process.parent.name",
+    ParentExecutable => "process.parent.executable",
+    ParentCommandLine => "process.parent.command_line",
+    ParentArgs => "process.parent.args",
+    UserId => "user.id",
+    UserName => "user.name",
+    SourceIp => "source.ip",
+    SourcePort => "source.port",
+    SourceAddress => "source.address",
+    SourceDomain => "source.domain",
+    DestinationIp => "destination.ip",
+    DestinationPort => "destination.port",
+    DestinationAddress => "destination.address",
+    DestinationDomain => "destination.domain",
+    NetworkTransport => "network.transport",
+    NetworkDirection => "network.direction",
+    NetworkType => "network.type",
+    DnsQuestionName => "dns.question.name",
+    UrlOriginal => "url.original",
+    UrlDomain => "url.domain",
+    UrlPath => "url.path",
+    FilePath => "file.path",
+    Message => "message",
+}
+
+/// A field name resolved once, at rule compile time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldRef {
+    /// One of the typed fields.
+    Known(Known),
+    /// A dotted path looked up in [`Event::extra`].
+    Extra(String),
+}
+
+impl FieldRef {
+    /// Resolves a dotted ECS path.
+    pub fn resolve(path: &str) -> FieldRef {
+        match Known::from_path(path) {
+            Some(k) => FieldRef::Known(k),
+            None => FieldRef::Extra(path.to_string()),
+        }
+    }
+
+    /// The dotted path this reference names.
+    pub fn path(&self) -> &str {
+        match self {
+            FieldRef::Known(k) => k.path(),
+            FieldRef::Extra(p) => p,
+        }
+    }
+}
+
+fn s(v: &Option<String>) -> Option<FieldValue<'_>> {
+    v.as_deref().map(FieldValue::Str)
+}
+
+fn i(v: Option<i64>) -> Option<FieldValue<'static>> {
+    v.map(FieldValue::Int)
+}
+
+fn list(v: &[String]) -> Option<FieldValue<'_>> {
+    if v.is_empty() {
+        None
+    } else {
+        Some(FieldValue::Strs(v))
+    }
+}
+
+impl Event {
+    /// Reads a field by dotted path (resolves the path on every call; rules
+    /// use [`Event::get_ref`] with a pre-resolved [`FieldRef`]).
+    pub fn get(&self, path: &str) -> Option<FieldValue<'_>> {
+        self.get_ref(&FieldRef::resolve(path))
+    }
+
+    /// Reads a pre-resolved field.
+    pub fn get_ref(&self, field: &FieldRef) -> Option<FieldValue<'_>> {
+        match field {
+            FieldRef::Known(k) => self.get_known(*k),
+            FieldRef::Extra(p) => self.extra.get(p.as_str()).and_then(|v| match v {
+                Value::Null => None,
+                Value::String(s) => Some(FieldValue::Str(s)),
+                Value::Number(n) if n.is_i64() => n.as_i64().map(FieldValue::Int),
+                other => Some(FieldValue::Json(other)),
+            }),
+        }
+    }
+
+    /// Reads a typed field.
+    pub fn get_known(&self, k: Known) -> Option<FieldValue<'_>> {
+        use Known::*;
+        match k {
+            Timestamp => Some(FieldValue::Int(self.timestamp_ns)),
+            EventKind => s(&self.event.kind),
+            EventCategory => list(&self.event.category),
+            EventType => list(&self.event.type_),
+            EventAction => s(&self.event.action),
+            EventOutcome => s(&self.event.outcome),
+            EventModule => s(&self.event.module),
+            EventDataset => s(&self.event.dataset),
+            EventSequence => i(self.event.sequence),
+            HostId => s(&self.host.id),
+            HostName => s(&self.host.name),
+            HostOsType => s(&self.host.os_type),
+            ProcessPid => i(self.process.pid),
+            ProcessEntityId => s(&self.process.entity_id),
+            ProcessName => s(&self.process.name),
+            ProcessExecutable => s(&self.process.executable),
+            ProcessArgs => list(&self.process.args),
+            ProcessArgsCount => i(self.process.args_count),
+            ProcessCommandLine => s(&self.process.command_line),
+            ProcessWorkingDirectory => s(&self.process.working_directory),
+            ProcessTitle => s(&self.process.title),
+            ParentPid => i(self.process.parent.pid),
+            ParentEntityId => s(&self.process.parent.entity_id),
+            ParentName => s(&self.process.parent.name),
+            ParentExecutable => s(&self.process.parent.executable),
+            ParentCommandLine => s(&self.process.parent.command_line),
+            ParentArgs => list(&self.process.parent.args),
+            UserId => s(&self.user.id),
+            UserName => s(&self.user.name),
+            SourceIp => s(&self.source.ip),
+            SourcePort => i(self.source.port),
+            SourceAddress => s(&self.source.address),
+            SourceDomain => s(&self.source.domain),
+            DestinationIp => s(&self.destination.ip),
+            DestinationPort => i(self.destination.port),
+            DestinationAddress => s(&self.destination.address),
+            DestinationDomain => s(&self.destination.domain),
+            NetworkTransport => s(&self.network.transport),
+            NetworkDirection => s(&self.network.direction),
+            NetworkType => s(&self.network.type_),
+            DnsQuestionName => s(&self.dns_question_name),
+            UrlOriginal => s(&self.url.original),
+            UrlDomain => s(&self.url.domain),
+            UrlPath => s(&self.url.path),
+            FilePath => s(&self.file_path),
+            Message => s(&self.message),
+        }
+    }
+
+    /// `@timestamp` as RFC 3339 with millisecond (or finer, when present) precision.
+    pub fn timestamp_rfc3339(&self) -> String {
+        format_timestamp(self.timestamp_ns)
+    }
+
+    /// The event as a nested ECS JSON document (`tripline convert` output).
+    pub fn to_json(&self) -> Value {
+        let mut root = Map::new();
+        root.insert("@timestamp".into(), Value::String(self.timestamp_rfc3339()));
+        for &k in Known::ALL {
+            if k == Known::Timestamp {
+                continue;
+            }
+            let v = match self.get_known(k) {
+                None => continue,
+                Some(FieldValue::Str(s)) => Value::String(s.to_string()),
+                Some(FieldValue::Int(n)) => Value::from(n),
+                Some(FieldValue::Strs(l)) => Value::from(l.to_vec()),
+                Some(FieldValue::Json(j)) => j.clone(),
+            };
+            insert_path(&mut root, k.path(), v);
+        }
+        for (path, v) in &self.extra {
+            insert_path(&mut root, path, v.clone());
+        }
+        Value::Object(root)
+    }
+}
+
+/// Formats nanoseconds since the epoch as RFC 3339 UTC (`2024-01-02T03:04:05.678Z`).
+pub fn format_timestamp(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000) as u32;
+    match chrono::DateTime::from_timestamp(secs, nanos) {
+        Some(dt) => {
+            if nanos % 1_000_000 == 0 {
+                dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            } else {
+                dt.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+            }
+        }
+        None => "1970-01-01T00:00:00.000Z".to_string(),
+    }
+}
+
+/// Inserts `v` at dotted `path` into a nested JSON object, creating objects on
+/// the way. A path that runs into a non-object keeps the dotted remainder as a
+/// flat key, so nothing is ever dropped.
+pub fn insert_path(root: &mut Map<String, Value>, path: &str, v: Value) {
+    match path.split_once('.') {
+        None => {
+            root.insert(path.to_string(), v);
+        }
+        Some((head, rest)) => {
+            let entry = root
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            match entry {
+                Value::Object(m) => insert_path(m, rest, v),
+                _ => {
+                    root.insert(path.to_string(), v);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_round_trip() {
+        for &k in Known::ALL {
+            assert_eq!(Known::from_path(k.path()), Some(k));
+        }
+    }
+
+    #[test]
+    fn to_json_nests_and_keeps_extra() {
+        let mut ev = Event::default();
+        ev.process.parent.pid = Some(7);
+        ev.extra
+            .insert("auditd.data.syscall".into(), Value::from("connect"));
+        let j = ev.to_json();
+        assert_eq!(j["process"]["parent"]["pid"], 7);
+        assert_eq!(j["auditd"]["data"]["syscall"], "connect");
+        assert_eq!(j["@timestamp"], "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn extra_lookup() {
+        let mut ev = Event::default();
+        ev.extra.insert("auditd.data.a0".into(), Value::from("3"));
+        assert_eq!(ev.get("auditd.data.a0"), Some(FieldValue::Str("3")));
+        assert_eq!(ev.get("process.name"), None);
+    }
+}

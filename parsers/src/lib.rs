@@ -1,0 +1,133 @@
+//! `tripline-parsers`: bytes in, ECS events out.
+//!
+//! This crate turns the logs a host already writes into [`Event`]s shaped after
+//! the Elastic Common Schema (ECS). It knows nothing of rules, alerts or the CLI:
+//! the engine in the `tripline` crate consumes the events it produces.
+//!
+//! Every parser reads `&[u8]` with no UTF-8 assumption. A malformed record is one
+//! [`ParseError`] (with line and byte offset) and the stream goes on; nothing panics.
+//!
+//! # Example
+//!
+//! ```
+//! use tripline_parsers::{Format, Location, Parser};
+//!
+//! let log = b"type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 pid=10 ppid=1 uid=0 comm=\"id\" exe=\"/usr/bin/id\"\n\
+//! type=EOE msg=audit(1700000000.123:42): \n";
+//! let mut parser = Format::Auditd.parser();
+//! let mut events = Vec::new();
+//! for (i, line) in log.split(|&b| b == b'\n').enumerate() {
+//!     if line.is_empty() { continue; }
+//!     let loc = Location { line: i as u64 + 1, offset: 0 };
+//!     parser.feed(line, loc, &mut |ev| events.push(ev)).unwrap();
+//! }
+//! parser.flush(&mut |ev| events.push(ev));
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].process.executable.as_deref(), Some("/usr/bin/id"));
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod auditd;
+pub mod ecs;
+
+pub use ecs::{Event, FieldValue};
+
+/// Where a line came from inside its input: 1-based line number and the byte
+/// offset of the line's first byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the start of the line within the input.
+    pub offset: u64,
+}
+
+/// A record that could not be parsed. The caller adds the file name.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+#[error("line {line} (byte {offset}): {message}")]
+pub struct ParseError {
+    /// 1-based line number of the bad record.
+    pub line: u64,
+    /// Byte offset of the bad record.
+    pub offset: u64,
+    /// What was wrong, lowercase and specific.
+    pub message: String,
+}
+
+impl ParseError {
+    /// Builds an error at `loc`.
+    pub fn new(loc: Location, message: impl Into<String>) -> Self {
+        ParseError {
+            line: loc.line,
+            offset: loc.offset,
+            message: message.into(),
+        }
+    }
+}
+
+/// A push parser: lines in, 0..n events out per line.
+///
+/// Implementations may hold state (auditd joins records into events); `flush`
+/// emits whatever is still pending at end of input.
+pub trait Parser {
+    /// Feeds one line (without its trailing newline).
+    ///
+    /// # Errors
+    /// Returns a [`ParseError`] when the line is not a valid record; the parser
+    /// stays usable and the next line is parsed normally.
+    fn feed(
+        &mut self,
+        line: &[u8],
+        loc: Location,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<(), ParseError>;
+
+    /// Emits every event still being assembled.
+    fn flush(&mut self, out: &mut dyn FnMut(Event));
+}
+
+/// The input formats tripline understands. A closed enum: each variant
+/// dispatches to one concrete parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Linux audit.log text (raw or enriched).
+    Auditd,
+}
+
+impl Format {
+    /// Every format, in detection order.
+    pub const ALL: &'static [Format] = &[Format::Auditd];
+
+    /// The name used on the command line (`--format auditd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Auditd => "auditd",
+        }
+    }
+
+    /// Parses a format name as given to `--format`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Guesses the format from the first bytes of an input, or `None`.
+    pub fn detect(head: &[u8]) -> Option<Format> {
+        if auditd::looks_like_auditd(head) {
+            return Some(Format::Auditd);
+        }
+        None
+    }
+
+    /// A fresh parser for this format.
+    pub fn parser(self) -> Box<dyn Parser + Send> {
+        match self {
+            Format::Auditd => Box::new(auditd::AuditdParser::new()),
+        }
+    }
+}
