@@ -397,6 +397,150 @@ impl Event {
     }
 }
 
+impl Event {
+    /// Builds an event from an ECS JSON document (nested or dotted keys).
+    ///
+    /// Typed fields are filled from their ECS paths; every other leaf is kept in
+    /// [`Event::extra`] under its dotted path. `@timestamp` is parsed as RFC 3339.
+    /// Used for rule test cases and for ECS JSON input.
+    pub fn from_json(doc: &Value) -> Event {
+        let mut flat = Vec::new();
+        flatten("", doc, &mut flat);
+        let mut ev = Event::default();
+        for (path, v) in flat {
+            if !ev.set_path(&path, &v) {
+                ev.extra.insert(path, v);
+            }
+        }
+        ev
+    }
+
+    /// Sets a typed field from a JSON value; false if `path` is not a typed
+    /// field or the value has the wrong shape (the caller keeps it raw).
+    pub fn set_path(&mut self, path: &str, v: &Value) -> bool {
+        let Some(k) = Known::from_path(path) else {
+            return false;
+        };
+        let st = || match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let int = || match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        };
+        let strs = || match v {
+            Value::Array(a) => a
+                .iter()
+                .map(|x| match x {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            Value::String(s) => Some(vec![s.clone()]),
+            _ => None,
+        };
+        macro_rules! set {
+            ($dst:expr, $f:expr) => {
+                match $f() {
+                    Some(x) => {
+                        $dst = x.into();
+                        true
+                    }
+                    None => false,
+                }
+            };
+        }
+        use Known::*;
+        match k {
+            Timestamp => match v {
+                Value::String(s) => match chrono::DateTime::parse_from_rfc3339(s) {
+                    Ok(dt) => {
+                        self.timestamp_ns = dt.timestamp_nanos_opt().unwrap_or(0);
+                        true
+                    }
+                    Err(_) => false,
+                },
+                Value::Number(n) => match n.as_i64() {
+                    Some(ms) => {
+                        self.timestamp_ns = ms.saturating_mul(1_000_000);
+                        true
+                    }
+                    None => false,
+                },
+                _ => false,
+            },
+            EventKind => set!(self.event.kind, st),
+            EventCategory => set!(self.event.category, strs),
+            EventType => set!(self.event.type_, strs),
+            EventAction => set!(self.event.action, st),
+            EventOutcome => set!(self.event.outcome, st),
+            EventModule => set!(self.event.module, st),
+            EventDataset => set!(self.event.dataset, st),
+            EventSequence => set!(self.event.sequence, int),
+            HostId => set!(self.host.id, st),
+            HostName => set!(self.host.name, st),
+            HostOsType => set!(self.host.os_type, st),
+            ProcessPid => set!(self.process.pid, int),
+            ProcessEntityId => set!(self.process.entity_id, st),
+            ProcessName => set!(self.process.name, st),
+            ProcessExecutable => set!(self.process.executable, st),
+            ProcessArgs => set!(self.process.args, strs),
+            ProcessArgsCount => set!(self.process.args_count, int),
+            ProcessCommandLine => set!(self.process.command_line, st),
+            ProcessWorkingDirectory => set!(self.process.working_directory, st),
+            ProcessTitle => set!(self.process.title, st),
+            ParentPid => set!(self.process.parent.pid, int),
+            ParentEntityId => set!(self.process.parent.entity_id, st),
+            ParentName => set!(self.process.parent.name, st),
+            ParentExecutable => set!(self.process.parent.executable, st),
+            ParentCommandLine => set!(self.process.parent.command_line, st),
+            ParentArgs => set!(self.process.parent.args, strs),
+            UserId => set!(self.user.id, st),
+            UserName => set!(self.user.name, st),
+            SourceIp => set!(self.source.ip, st),
+            SourcePort => set!(self.source.port, int),
+            SourceAddress => set!(self.source.address, st),
+            SourceDomain => set!(self.source.domain, st),
+            DestinationIp => set!(self.destination.ip, st),
+            DestinationPort => set!(self.destination.port, int),
+            DestinationAddress => set!(self.destination.address, st),
+            DestinationDomain => set!(self.destination.domain, st),
+            NetworkTransport => set!(self.network.transport, st),
+            NetworkDirection => set!(self.network.direction, st),
+            NetworkType => set!(self.network.type_, st),
+            DnsQuestionName => set!(self.dns_question_name, st),
+            UrlOriginal => set!(self.url.original, st),
+            UrlDomain => set!(self.url.domain, st),
+            UrlPath => set!(self.url.path, st),
+            FilePath => set!(self.file_path, st),
+            Message => set!(self.message, st),
+        }
+    }
+}
+
+/// Flattens nested JSON objects into (dotted path, leaf) pairs. Arrays are leaves.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&p, x, out);
+            }
+        }
+        _ if prefix.is_empty() => {}
+        other => out.push((prefix.to_string(), other.clone())),
+    }
+}
+
 /// Formats nanoseconds since the epoch as RFC 3339 UTC (`2024-01-02T03:04:05.678Z`).
 pub fn format_timestamp(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);
@@ -456,6 +600,28 @@ mod tests {
         assert_eq!(j["process"]["parent"]["pid"], 7);
         assert_eq!(j["auditd"]["data"]["syscall"], "connect");
         assert_eq!(j["@timestamp"], "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn from_json_round_trips() {
+        let doc = serde_json::json!({
+            "@timestamp": "2024-05-06T07:08:09.123Z",
+            "event": {"category": ["process"], "type": ["start"], "action": "exec"},
+            "process": {"pid": 42, "args": ["curl", "-s"], "parent": {"executable": "/bin/sh"}},
+            "auditd": {"data": {"syscall": "execve"}},
+            "destination.ip": "169.254.169.254"
+        });
+        let ev = Event::from_json(&doc);
+        assert_eq!(ev.process.pid, Some(42));
+        assert_eq!(ev.process.args, vec!["curl", "-s"]);
+        assert_eq!(ev.process.parent.executable.as_deref(), Some("/bin/sh"));
+        assert_eq!(ev.destination.ip.as_deref(), Some("169.254.169.254"));
+        assert_eq!(
+            ev.get("auditd.data.syscall"),
+            Some(FieldValue::Str("execve"))
+        );
+        assert_eq!(ev.timestamp_rfc3339(), "2024-05-06T07:08:09.123Z");
+        assert_eq!(Event::from_json(&ev.to_json()), ev);
     }
 
     #[test]
