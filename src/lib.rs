@@ -10,7 +10,9 @@
 
 pub mod alert;
 pub mod engine;
+pub mod pipeline;
 pub mod rule;
 pub mod sink;
+pub mod source;
 
 pub use tripline_parsers::{Event, Format};

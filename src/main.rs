@@ -1,4 +1,44 @@
-//! The `tripline` command line.
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The `tripline` command line: `scan`, `convert`, `rules check`.
+
+mod cli;
+mod mode;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command, RulesCommand};
+use crate::mode::Exit;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return if usage {
+                Exit::Error.into()
+            } else {
+                Exit::Clean.into()
+            };
+        }
+    };
+    let res = match cli.command {
+        Command::Scan(a) => mode::scan::scan(a),
+        Command::Convert(a) => mode::scan::convert(a),
+        Command::Rules {
+            command: RulesCommand::Check(a),
+        } => mode::check::check(a),
+    };
+    match res {
+        Ok(code) => code.into(),
+        Err(e) if mode::is_broken_pipe(&e) => Exit::Clean.into(),
+        Err(e) => {
+            eprintln!(
+                "tripline: error: {}",
+                tripline::pipeline::escape(&format!("{e:#}"))
+            );
+            Exit::Error.into()
+        }
+    }
 }

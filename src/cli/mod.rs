@@ -1,0 +1,111 @@
+//! Command-line arguments (clap derive). Validation into runtime types happens in the modes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  tripline scan /var/log/audit/audit.log          scan with the embedded IMDS rule pack
+  tripline scan evidence/ -o alerts.ndjson        scan a directory, alerts to a file
+  tripline scan --rules my-rules/ --default-rules audit.log
+  tripline convert audit.log > events.ndjson      auditd -> ECS events, no rules
+  tripline rules check rules/                     load and compile rules, print diagnostics
+
+Exit status: 0 ran and no alerts, 1 alerts fired (or rule findings for `rules check`),
+2 usage error, unreadable input or unparsable rule file.";
+
+/// tripline: audit logs -> ECS events -> Sigma rules -> ECS alerts.
+#[derive(Debug, Parser)]
+#[command(name = "tripline", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan logs with rules; alerts as NDJSON on stdout (or -o), a summary on stderr.
+    Scan(ScanArgs),
+    /// Convert logs to ECS events as NDJSON (no rules).
+    Convert(ConvertArgs),
+    /// Rule utilities.
+    Rules {
+        /// Rules subcommand.
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+/// `tripline rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Load and compile rules; print per-rule diagnostics and a coverage summary.
+    Check(CheckArgs),
+}
+
+/// Input options shared by `scan` and `convert`.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files or directories (recursive) to read; `-` or nothing reads stdin.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Input format, instead of detecting it per input.
+    #[arg(long, value_name = "FORMAT", help_heading = "Input", value_parser = ["auditd"])]
+    pub format: Option<String>,
+
+    /// Lines longer than this many bytes are reported and skipped.
+    #[arg(long, value_name = "BYTES", default_value_t = tripline::source::DEFAULT_MAX_LINE, help_heading = "Input")]
+    pub max_line: usize,
+
+    /// Do not print bad-record messages or the summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `tripline scan`
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Rule file or directory (repeatable). Replaces the embedded pack unless --default-rules is given.
+    #[arg(long = "rules", value_name = "PATH", help_heading = "Rules")]
+    pub rules: Vec<PathBuf>,
+
+    /// Also load the embedded default rules when --rules is given.
+    #[arg(long, help_heading = "Rules")]
+    pub default_rules: bool,
+
+    /// Write alerts to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+}
+
+/// `tripline convert`
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Write events to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+}
+
+/// `tripline rules check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Rule files or directories.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Print `{"total":N,"compiled":M,"failed":[{"path":..,"reason":..}]}` instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

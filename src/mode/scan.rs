@@ -1,0 +1,196 @@
+//! `tripline scan` and `tripline convert`: read inputs, parse, (match), write NDJSON.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use tripline::engine::Engine;
+use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, escape, read_input};
+use tripline::rule;
+use tripline::sink::{AlertSink, JsonlSink};
+use tripline::source::collect_inputs;
+use tripline_parsers::Format;
+
+use super::{Exit, open_output};
+use crate::cli::{ConvertArgs, InputArgs, ScanArgs};
+
+/// Bad-record messages printed per input before the rest are only counted.
+const ERRORS_PER_INPUT: u64 = 20;
+
+fn forced_format(args: &InputArgs) -> Option<Format> {
+    // clap already restricted the value to known names.
+    args.format.as_deref().and_then(Format::from_name)
+}
+
+/// Reads every input, calling `on_event`; returns the stats and whether an input failed.
+fn read_all(
+    args: &InputArgs,
+    on_event: &mut dyn FnMut(tripline::Event) -> Result<()>,
+) -> Result<(ReadStats, bool)> {
+    let (inputs, errors) = collect_inputs(&args.paths);
+    let mut failed = !errors.is_empty();
+    let mut stats = ReadStats::default();
+    for e in &errors {
+        eprintln!("tripline: {}", escape(&e.to_string()));
+        stats.input_errors += 1;
+    }
+    let mut reporter = ErrorReporter::new(ERRORS_PER_INPUT, args.quiet);
+    let format = forced_format(args);
+    let mut sink_error: Option<anyhow::Error> = None;
+    let mut unrecognized = 0u64;
+    for input in &inputs {
+        let res = read_input(
+            input,
+            format,
+            args.max_line,
+            &mut stats,
+            &mut reporter,
+            &mut |ev| {
+                if sink_error.is_none() {
+                    if let Err(e) = on_event(ev) {
+                        sink_error = Some(e);
+                    }
+                }
+            },
+        );
+        if let Some(e) = sink_error.take() {
+            return Err(e);
+        }
+        if let Err(InputFailure::Unrecognized) = res {
+            if !input.is_explicit() {
+                unrecognized += 1;
+                continue;
+            }
+        }
+        if let Err(e) = res {
+            failed = true;
+            stats.input_errors += 1;
+            eprintln!("tripline: {}: {}", escape(&input.display_name()), e);
+        }
+    }
+    if unrecognized > 0 && !args.quiet {
+        eprintln!(
+            "tripline: note: skipped {unrecognized} file(s) found in directories whose format was not recognized"
+        );
+    }
+    Ok((stats, failed))
+}
+
+fn summary_line(stats: &ReadStats) -> String {
+    format!(
+        "{} inputs ({} unreadable), {} bytes, {} records, {} events, {} bad records",
+        stats.inputs,
+        stats.input_errors,
+        stats.bytes,
+        stats.records,
+        stats.events,
+        stats.bad_records
+    )
+}
+
+/// `tripline scan`.
+pub fn scan(args: ScanArgs) -> Result<Exit> {
+    let with_embedded = args.rules.is_empty() || args.default_rules;
+    let report = rule::load(&args.rules, with_embedded);
+    let mut file_errors = 0;
+    let mut skipped = 0;
+    for d in &report.diagnostics {
+        if d.file_error {
+            file_errors += 1;
+            eprintln!("tripline: error: {}", escape(&d.to_string()));
+        } else {
+            skipped += 1;
+        }
+    }
+    if file_errors > 0 {
+        eprintln!("tripline: {file_errors} rule file(s) could not be loaded; not scanning");
+        return Ok(Exit::Error);
+    }
+    if skipped > 0 && !args.input.quiet {
+        for d in report.diagnostics.iter().filter(|d| !d.file_error).take(5) {
+            eprintln!(
+                "tripline: warning: rule skipped: {}",
+                escape(&d.to_string())
+            );
+        }
+        eprintln!(
+            "tripline: warning: {skipped} of {} rules skipped as unsupported (`tripline rules check` lists them all)",
+            report.total
+        );
+    }
+    if report.rules.is_empty() {
+        eprintln!("tripline: error: no rule compiled; nothing to scan for");
+        return Ok(Exit::Error);
+    }
+    let rule_count = report.rules.len();
+    let mut engine = Engine::new(report.rules);
+    let out = open_output(args.output.as_deref()).with_context(|| {
+        format!(
+            "cannot open output {:?}",
+            args.output.as_deref().unwrap_or("-".as_ref())
+        )
+    })?;
+    let mut sink = JsonlSink::new(out);
+    sink.begin()?;
+    let mut alerts = 0u64;
+    let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
+    let mut push =
+        |a: tripline::alert::Alert, sink: &mut JsonlSink<Box<dyn Write>>| -> Result<()> {
+            alerts += 1;
+            *by_rule
+                .entry(format!("{} [{}]", a.rule.name, a.rule.severity.name()))
+                .or_default() += 1;
+            sink.alert(&a)?;
+            Ok(())
+        };
+    let (stats, failed) = read_all(&args.input, &mut |ev| {
+        let mut pending = Vec::new();
+        engine.process(&ev, &mut |a| pending.push(a));
+        for a in pending {
+            push(a, &mut sink)?;
+        }
+        Ok(())
+    })?;
+    let mut pending = Vec::new();
+    engine.flush(&mut |a| pending.push(a));
+    for a in pending {
+        push(a, &mut sink)?;
+    }
+    sink.finish()?;
+    if !args.input.quiet {
+        eprintln!(
+            "tripline: scanned {}; {rule_count} rules; {alerts} alerts",
+            summary_line(&stats)
+        );
+        for (rule, n) in &by_rule {
+            eprintln!("tripline:   {n:>6}  {}", escape(rule));
+        }
+    }
+    Ok(if failed {
+        Exit::Error
+    } else if alerts > 0 {
+        Exit::Alerts
+    } else {
+        Exit::Clean
+    })
+}
+
+/// `tripline convert`.
+pub fn convert(args: ConvertArgs) -> Result<Exit> {
+    let mut out = open_output(args.output.as_deref()).with_context(|| {
+        format!(
+            "cannot open output {:?}",
+            args.output.as_deref().unwrap_or("-".as_ref())
+        )
+    })?;
+    let (stats, failed) = read_all(&args.input, &mut |ev| {
+        serde_json::to_writer(&mut out, &ev.to_json())?;
+        out.write_all(b"\n")?;
+        Ok(())
+    })?;
+    out.flush()?;
+    if !args.input.quiet {
+        eprintln!("tripline: converted {}", summary_line(&stats));
+    }
+    Ok(if failed { Exit::Error } else { Exit::Clean })
+}

@@ -1,0 +1,194 @@
+//! One input through its parser: lines in, events out, bad records counted and reported.
+//!
+//! Shared by `scan` and `convert` (and later `tail`): the caller decides what
+//! happens to each event.
+
+use std::io;
+
+use tripline_parsers::{Event, Format, Location};
+
+use crate::source::{Input, Line, LineReader, peek_head};
+
+/// Counters for one run, summed over inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Inputs read (fully or partly).
+    pub inputs: u64,
+    /// Inputs that could not be opened, read or recognized.
+    pub input_errors: u64,
+    /// Non-empty lines seen.
+    pub records: u64,
+    /// Events produced by the parsers.
+    pub events: u64,
+    /// Records rejected (malformed or too long).
+    pub bad_records: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// Where bad-record messages go; rate-limited per input so a garbage file
+/// cannot flood the terminal. Messages are escaped: log bytes never reach the
+/// terminal raw.
+pub struct ErrorReporter {
+    /// Messages printed per input before the rest are only counted.
+    pub per_input_limit: u64,
+    printed: u64,
+    suppressed: u64,
+    quiet: bool,
+}
+
+impl ErrorReporter {
+    /// A reporter printing at most `per_input_limit` messages per input to stderr.
+    pub fn new(per_input_limit: u64, quiet: bool) -> Self {
+        ErrorReporter {
+            per_input_limit,
+            printed: 0,
+            suppressed: 0,
+            quiet,
+        }
+    }
+
+    fn start_input(&mut self) {
+        self.printed = 0;
+        self.suppressed = 0;
+    }
+
+    /// Reports one bad record at `input:line`.
+    pub fn bad_record(&mut self, input: &str, loc: Location, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.printed < self.per_input_limit {
+            self.printed += 1;
+            eprintln!(
+                "tripline: {}:{}: bad record (byte {}): {}",
+                escape(input),
+                loc.line,
+                loc.offset,
+                escape(msg)
+            );
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    fn end_input(&mut self, input: &str) {
+        if self.suppressed > 0 && !self.quiet {
+            eprintln!(
+                "tripline: {}: {} more bad records not shown",
+                escape(input),
+                self.suppressed
+            );
+        }
+    }
+}
+
+/// Escapes control characters, bidi controls and zero-width characters so a
+/// string from a log cannot move the cursor or recolor a terminal.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bad = c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+        if bad {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Why an input could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputFailure {
+    /// Opening or reading failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// No parser recognized the first bytes.
+    #[error("unrecognized format (use --format to force one)")]
+    Unrecognized,
+}
+
+/// Reads one input: detects (or uses the forced) format, parses every line and
+/// calls `on_event` for each event. Bad records are counted and reported; only
+/// failures to open, read or recognize the input are returned as errors.
+///
+/// # Errors
+/// The input cannot be opened or read, or its format is not recognized.
+pub fn read_input(
+    input: &Input,
+    forced: Option<Format>,
+    max_line: usize,
+    stats: &mut ReadStats,
+    reporter: &mut ErrorReporter,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<(), InputFailure> {
+    let name = input.display_name();
+    let mut reader = input.open()?;
+    let format = match forced {
+        Some(f) => f,
+        None => {
+            let head = peek_head(&mut reader)?;
+            if head.is_empty() {
+                stats.inputs += 1;
+                return Ok(());
+            }
+            Format::detect(&head).ok_or(InputFailure::Unrecognized)?
+        }
+    };
+    stats.inputs += 1;
+    reporter.start_input();
+    let mut parser = format.parser();
+    let mut lines = LineReader::new(reader, max_line);
+    let mut events = 0u64;
+    let mut emit = |ev: Event| {
+        events += 1;
+        on_event(ev);
+    };
+    let result = loop {
+        match lines.next_line() {
+            Ok(None) => break Ok(()),
+            Ok(Some(Line::TooLong(loc, len))) => {
+                stats.records += 1;
+                stats.bad_records += 1;
+                reporter.bad_record(
+                    &name,
+                    loc,
+                    &format!("line of {len} bytes exceeds the {max_line}-byte limit, skipped"),
+                );
+            }
+            Ok(Some(Line::Data(line, loc))) => {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                stats.records += 1;
+                if let Err(e) = parser.feed(line, loc, &mut emit) {
+                    stats.bad_records += 1;
+                    reporter.bad_record(&name, loc, &e.message);
+                }
+            }
+            Err(e) => break Err(InputFailure::Io(e)),
+        }
+    };
+    // Whatever was read is still emitted, even when reading failed midway.
+    parser.flush(&mut emit);
+    stats.events += events;
+    stats.bytes += lines.offset();
+    reporter.end_input(&name);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralizes_terminal_sequences() {
+        assert_eq!(escape("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(escape("x\u{202E}y"), "x\\u{202e}y");
+        assert_eq!(escape("plain /usr/bin/curl"), "plain /usr/bin/curl");
+    }
+}
