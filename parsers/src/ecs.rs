@@ -547,7 +547,7 @@ pub fn format_timestamp(ns: i64) -> String {
     let nanos = ns.rem_euclid(1_000_000_000) as u32;
     match chrono::DateTime::from_timestamp(secs, nanos) {
         Some(dt) => {
-            if nanos % 1_000_000 == 0 {
+            if nanos.is_multiple_of(1_000_000) {
                 dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
             } else {
                 dt.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
