@@ -46,21 +46,21 @@ fn read_all(
             &mut stats,
             &mut reporter,
             &mut |ev| {
-                if sink_error.is_none() {
-                    if let Err(e) = on_event(ev) {
-                        sink_error = Some(e);
-                    }
+                if sink_error.is_none()
+                    && let Err(e) = on_event(ev)
+                {
+                    sink_error = Some(e);
                 }
             },
         );
         if let Some(e) = sink_error.take() {
             return Err(e);
         }
-        if let Err(InputFailure::Unrecognized) = res {
-            if !input.is_explicit() {
-                unrecognized += 1;
-                continue;
-            }
+        if let Err(InputFailure::Unrecognized) = res
+            && !input.is_explicit()
+        {
+            unrecognized += 1;
+            continue;
         }
         if let Err(e) = res {
             failed = true;
