@@ -1,0 +1,339 @@
+//! The CLI contract: subcommands, exit codes, NDJSON on stdout, summaries and
+//! located errors on stderr, and dirty input that never stops a scan.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn tripline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn testdata(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn ndjson(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad json line {l:?}: {e}")))
+        .collect()
+}
+
+/// A scratch directory under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("tripline-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const NORMAL: &str = "auditd/go-libaudit/testdata/normal.log";
+
+#[test]
+fn scan_normal_log_flags_the_imds_connect() {
+    // Must show #3: go-libaudit normal.log has a real connect() to 169.254.169.254:80 by a
+    // hex-encoded python exe; it becomes a network event and the IP-keyed rule fires.
+    let out = tripline(&["scan", &testdata(NORMAL)]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = ndjson(&out.stdout);
+    let net: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["destination"]["ip"] == "169.254.169.254")
+        .collect();
+    assert!(!net.is_empty(), "no alert on the IMDS connect: {alerts:#?}");
+    let a = net[0];
+    assert_eq!(a["event"]["kind"], "alert");
+    assert_eq!(a["destination"]["port"], 80);
+    assert!(
+        a["process"]["executable"]
+            .as_str()
+            .unwrap()
+            .starts_with("/usr/bin/python2.7")
+    );
+    assert!(a["rule"]["id"].is_string() && a["rule"]["name"].is_string());
+    let threat = a["threat"].as_array().expect("threat[]");
+    assert!(threat.iter().any(
+        |t| {
+            t["technique"].as_array().is_some_and(|ts| {
+                ts.iter().any(|te| {
+                    te["subtechnique"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|x| x["id"] == "T1552.005"))
+                })
+            })
+        }
+    ));
+    assert_eq!(
+        a["tripline"]["events"][0]["event"]["action"],
+        "connection_attempted"
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("alerts"), "summary missing: {summary}");
+}
+
+#[test]
+fn convert_emits_ecs_events_and_exit_0() {
+    let out = tripline(&["convert", &testdata(NORMAL)]);
+    assert_eq!(out.status.code(), Some(0));
+    let events = ndjson(&out.stdout);
+    assert_eq!(events.len(), 5, "MANIFEST says 5 events in normal.log");
+    let connect = events
+        .iter()
+        .find(|e| e["destination"]["ip"] == "169.254.169.254")
+        .expect("connect event");
+    assert_eq!(connect["event"]["category"][0], "network");
+    assert_eq!(connect["destination"]["port"], 80);
+}
+
+#[test]
+fn stdin_and_dash_are_read() {
+    use std::io::Write;
+    let data = std::fs::read(testdata(NORMAL)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(["convert", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(ndjson(&out.stdout).len(), 5);
+}
+
+#[test]
+fn benign_log_exits_0_with_no_alerts() {
+    let out = tripline(&["scan", &testdata("auditd/laurel/record-execve.txt")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn missing_input_is_exit_2_naming_the_file() {
+    let out = tripline(&["scan", "/nonexistent/audit.log"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/audit.log"));
+}
+
+#[test]
+fn usage_error_is_exit_2() {
+    assert_eq!(tripline(&["scan", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(tripline(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn output_file_receives_the_alerts() {
+    let dir = Scratch::new("out");
+    let path = dir.0.join("alerts.ndjson");
+    let out = tripline(&["scan", &testdata(NORMAL), "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let alerts = ndjson(&std::fs::read(&path).unwrap());
+    assert!(!alerts.is_empty());
+}
+
+#[test]
+fn unparsable_rule_file_is_exit_2_naming_it() {
+    let dir = Scratch::new("badrule");
+    let bad = dir.0.join("broken.yml");
+    std::fs::write(&bad, "title: [unclosed\n  detection: {{{\n").unwrap();
+    let out = tripline(&["scan", "--rules", bad.to_str().unwrap(), &testdata(NORMAL)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.yml"));
+
+    let out = tripline(&["rules", "check", "--json", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["compiled"], 0);
+    assert!(
+        v["failed"][0]["path"]
+            .as_str()
+            .unwrap()
+            .contains("broken.yml")
+    );
+}
+
+#[test]
+fn rules_check_json_on_the_shipped_pack() {
+    let out = tripline(&["rules", "check", "--json", "rules/imds"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = v["total"].as_u64().unwrap();
+    assert!(total >= 4, "the IMDS pack has at least 4 rules");
+    assert_eq!(v["compiled"].as_u64().unwrap(), total);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn explicit_rules_replace_the_embedded_pack_unless_default_rules() {
+    // A rule that never fires on normal.log: the embedded IMDS pack is then not loaded.
+    let dir = Scratch::new("rules");
+    let rule = dir.0.join("never.yml");
+    std::fs::write(
+        &rule,
+        "title: never\nid: 8e0f8f5e-0000-4000-8000-000000000001\nlogsource: {product: linux, category: process_creation}\n\
+         detection:\n  sel:\n    CommandLine|contains: 'zz-not-present-zz'\n  condition: sel\nlevel: low\n",
+    )
+    .unwrap();
+    let out = tripline(&["scan", "--rules", rule.to_str().unwrap(), &testdata(NORMAL)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tripline(&[
+        "scan",
+        "--rules",
+        rule.to_str().unwrap(),
+        "--default-rules",
+        &testdata(NORMAL),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Must show #5: truncated records, binary garbage, a 1 MB line, invalid UTF-8,
+/// unknown record types and a missing EOE: no panic, every bad record reported
+/// with file and line, every good event still produced, and the exit status
+/// reflects alerts, not noise.
+#[test]
+fn dirty_input_is_reported_and_survived() {
+    let dir = Scratch::new("dirty");
+    let normal = std::fs::read(testdata(NORMAL)).unwrap();
+    let mut data: Vec<u8> = Vec::new();
+    let mut bad_lines = Vec::new();
+    let mut line_no = 0;
+    let mut push = |data: &mut Vec<u8>, line: &[u8], bad: bool, bad_lines: &mut Vec<usize>| {
+        line_no += 1;
+        data.extend_from_slice(line);
+        data.push(b'\n');
+        if bad {
+            bad_lines.push(line_no);
+        }
+    };
+    // Good records with bad lines in between.
+    let good: Vec<&[u8]> = normal
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    for (i, l) in good.iter().enumerate() {
+        push(&mut data, l, false, &mut bad_lines);
+        match i {
+            1 => push(
+                &mut data,
+                b"type=SYSCALL msg=audit(1491",
+                true,
+                &mut bad_lines,
+            ),
+            3 => push(
+                &mut data,
+                b"\x00\x01\xff\xfe garbage \x1b[2J\x00\x00",
+                true,
+                &mut bad_lines,
+            ),
+            5 => {
+                // A 1 MB record whose header is broken.
+                let mut big = b"type=EXECVE msg=audit(14920000garbage".to_vec();
+                big.extend(std::iter::repeat_n(b'A', 1 << 20));
+                push(&mut data, &big, true, &mut bad_lines);
+            }
+            7 => push(
+                &mut data,
+                b"msg=audit(): \xff\xfe\xfd",
+                true,
+                &mut bad_lines,
+            ),
+            _ => {}
+        }
+    }
+    // An unknown record type is not an error: it becomes an event.
+    push(
+        &mut data,
+        b"type=UNKNOWN[9999] msg=audit(1492000001.000:777): foo=bar baz=\"\xff\xfequx\"",
+        false,
+        &mut bad_lines,
+    );
+    // An event whose EOE never comes (end of input completes it).
+    push(
+        &mut data,
+        b"type=SYSCALL msg=audit(1492000002.000:778): arch=c000003e syscall=59 success=yes exit=0 a0=0 a1=0 a2=0 a3=0 items=0 ppid=1 pid=4242 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"id\" exe=\"/usr/bin/id\" key=(null)",
+        false,
+        &mut bad_lines,
+    );
+    let file = dir.0.join("dirty-audit.log");
+    std::fs::write(&file, &data).unwrap();
+    let f = file.to_str().unwrap();
+
+    let out = tripline(&["scan", "--format", "auditd", f]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "alerts fired, so exit 1 despite the noise; stderr: {stderr}"
+    );
+    for n in &bad_lines {
+        assert!(
+            stderr.contains(&format!("dirty-audit.log:{n}:")),
+            "bad line {n} not reported with file and line; stderr: {stderr}"
+        );
+    }
+    assert!(!stderr.contains('\x1b'), "escape sequences reached stderr");
+    assert!(stderr.len() < 64 << 10, "the 1 MB line was echoed");
+
+    let clean = tripline(&["convert", &testdata(NORMAL)]);
+    let clean_events = ndjson(&clean.stdout);
+    let out = tripline(&["convert", "--format", "auditd", f]);
+    let events = ndjson(&out.stdout);
+    // Every good event of normal.log survives, plus the unknown-type event and the EOE-less one.
+    for ev in &clean_events {
+        let seq = &ev["event"]["sequence"];
+        assert!(
+            events
+                .iter()
+                .any(|e| &e["event"]["sequence"] == seq && e["@timestamp"] == ev["@timestamp"]),
+            "event {seq} lost in the dirty file"
+        );
+    }
+    assert!(events.iter().any(|e| e["event"]["sequence"] == 777));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"]["sequence"] == 778 && e["process"]["executable"] == "/usr/bin/id")
+    );
+}
