@@ -1,11 +1,16 @@
 //! The engine: runs a compiled [`RuleSet`] over events and emits alerts.
 //!
-//! STUB: filled in by the rule-engine work (prefilter.rs, matcher.rs, sequence.rs).
+//! Today every rule is a single-event rule, evaluated exactly on every event
+//! ([`matcher`]). The Aho-Corasick prefilter (which narrows the rules to
+//! evaluate) and the sequence joiner come next; [`Engine::flush`] already
+//! exists for the stateful rules they bring.
+
+pub mod matcher;
 
 use tripline_parsers::Event;
 
 use crate::alert::Alert;
-use crate::rule::RuleSet;
+use crate::rule::{RuleKind, RuleSet};
 
 /// Counters reported in the run summary.
 #[derive(Debug, Clone, Default)]
@@ -33,13 +38,32 @@ impl Engine {
         }
     }
 
-    /// Evaluates every rule against `event`, pushing alerts into `out`.
-    pub fn process(&mut self, event: &Event, out: &mut dyn FnMut(Alert)) {
-        self.stats.events += 1;
-        let _ = (&self.rules, event, out);
+    /// The rules this engine runs.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
     }
 
-    /// Emits whatever stateful rules still hold at end of input.
+    /// Evaluates every rule against `event`, pushing one alert per matching rule into `out`
+    /// (in rule load order).
+    pub fn process(&mut self, event: &Event, out: &mut dyn FnMut(Alert)) {
+        self.stats.events += 1;
+        for rule in self.rules.rules() {
+            match &rule.kind {
+                RuleKind::Single(d) => {
+                    self.stats.evaluations += 1;
+                    if matcher::matches(d, event) {
+                        self.stats.alerts += 1;
+                        out(Alert {
+                            rule: rule.meta.clone(),
+                            events: vec![event.clone()],
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Emits whatever stateful rules still hold at end of input (none yet).
     pub fn flush(&mut self, _out: &mut dyn FnMut(Alert)) {}
 
     /// Counters so far.

@@ -1,12 +1,44 @@
 //! Rules: metadata, the rule IR, and the front-ends that load rule files into a [`RuleSet`].
 //!
-//! STUB: filled in by the rule-engine work.
+//! [`load`] walks files and directories, parses every Sigma file with
+//! `rsigma-parser`, lowers each rule into the IR ([`ir`]) through the logsource
+//! mapping table ([`mapping`]), and reports every problem as a located
+//! [`Diagnostic`]. A rule is either compiled or named in a diagnostic: never
+//! dropped silently.
+//!
+//! # Example
+//!
+//! ```
+//! use tripline::rule::load_sigma_str;
+//!
+//! let report = load_sigma_str(
+//!     "title: curl to IMDS\n\
+//!      id: 6f1a2b3c-0000-4000-8000-000000000001\n\
+//!      logsource: {product: linux, category: process_creation}\n\
+//!      detection:\n  sel:\n    CommandLine|contains: 169.254.169.254\n  condition: sel\n\
+//!      level: high\n",
+//!     "example.yml",
+//!     "example",
+//! );
+//! assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+//! assert_eq!(report.rules.len(), 1);
+//! println!("{}", report.rules.rules()[0].explain());
+//! ```
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+pub mod ir;
+pub mod mapping;
 pub mod meta;
+pub mod mitre;
+pub mod sigma;
 
+pub use ir::{Rule, RuleKind};
 pub use meta::{RuleMeta, Severity, Threat, ThreatTechnique};
+
+use mapping::Mappings;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
@@ -43,18 +75,99 @@ impl std::fmt::Display for Diagnostic {
 }
 
 /// A compiled set of rules.
-#[derive(Debug, Default)]
-pub struct RuleSet {}
+#[derive(Debug, Default, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
 
 impl RuleSet {
+    /// A set of already compiled rules.
+    pub fn from_rules(rules: Vec<Rule>) -> Self {
+        RuleSet { rules }
+    }
+
     /// Number of compiled rules.
     pub fn len(&self) -> usize {
-        0
+        self.rules.len()
     }
 
     /// True if no rule compiled.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The compiled rules, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Metadata of every compiled rule, in load order.
+    pub fn metas(&self) -> impl Iterator<Item = &Arc<RuleMeta>> {
+        self.rules.iter().map(|r| &r.meta)
+    }
+
+    /// The compiled form of the rules whose id or name equals `which`
+    /// (case-insensitive), for `--explain`; empty if none does.
+    pub fn explain(&self, which: &str) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| {
+                r.meta.id.eq_ignore_ascii_case(which) || r.meta.name.eq_ignore_ascii_case(which)
+            })
+            .map(Rule::explain)
+            .collect()
+    }
+
+    /// Adds a rule.
+    pub fn push(&mut self, rule: Rule) {
+        self.rules.push(rule);
+    }
+}
+
+impl Rule {
+    /// A readable rendering of the compiled rule (`--explain`).
+    pub fn explain(&self) -> String {
+        let m = &self.meta;
+        let mut s = format!(
+            "rule {} ({})\n  name: {}\n  path: {}\n  ruleset: {}\n  severity: {} (risk {})\n",
+            m.id,
+            "sigma",
+            m.name,
+            m.path,
+            m.ruleset,
+            m.severity.name(),
+            m.risk_score
+        );
+        for t in &m.threat {
+            let techs: Vec<String> = t
+                .techniques
+                .iter()
+                .map(|te| {
+                    let subs: Vec<&str> =
+                        te.subtechniques.iter().map(|(i, _)| i.as_str()).collect();
+                    if subs.is_empty() {
+                        te.id.clone()
+                    } else {
+                        format!("{} [{}]", te.id, subs.join(", "))
+                    }
+                })
+                .collect();
+            s.push_str(&format!(
+                "  threat: {} {}: {}\n",
+                t.tactic_id,
+                t.tactic_name,
+                techs.join(", ")
+            ));
+        }
+        match &self.kind {
+            RuleKind::Single(d) => {
+                s.push_str(&format!(
+                    "  filter: {}\n  condition: {}\n",
+                    d.filter, d.condition
+                ));
+            }
+        }
+        s
     }
 }
 
@@ -70,7 +183,378 @@ pub struct LoadReport {
 }
 
 /// Loads rules from files and directories (recursive), plus the embedded pack when `with_embedded`.
+///
+/// - Directories are walked recursively in name order; `.yml`/`.yaml` files are
+///   Sigma, `.toml` files are reported as not supported yet (a per-rule
+///   diagnostic), other files are skipped silently. While walking, rule test
+///   files (`*.cases.yml`) and `rules/mappings/` are skipped too: they are not rules.
+/// - A file named explicitly is always parsed as Sigma (except `.toml`).
+/// - The embedded pack is every `rules/**` file of [`EMBEDDED_FILES`] outside
+///   `rules/mappings/`, shown as `embedded:rules/<pack>/<file>`.
+/// - `rule.ruleset` is the name of the directory argument (`imds` for
+///   `rules/imds/`), the parent directory of a file argument, and the pack
+///   directory for embedded rules.
+///
+/// Never panics on bad input; every problem is a [`Diagnostic`].
 pub fn load(paths: &[PathBuf], with_embedded: bool) -> LoadReport {
-    let _ = (paths, with_embedded);
-    LoadReport::default()
+    let mut l = Loader::new();
+    for p in paths {
+        if p.is_dir() {
+            let ruleset = dir_name(p);
+            l.walk(p, &ruleset, 0);
+        } else if p.exists() {
+            let ruleset = p.parent().map(dir_name).unwrap_or_default();
+            l.file(p, &ruleset, true);
+        } else {
+            l.diag_file(&p.display().to_string(), None, "no such file or directory");
+        }
+    }
+    if with_embedded {
+        for (path, text) in EMBEDDED_FILES {
+            let Some(rest) = path.strip_prefix("rules/") else {
+                continue;
+            };
+            if rest.starts_with("mappings/") {
+                continue;
+            }
+            let ruleset = match rest.split_once('/') {
+                Some((pack, _)) => pack,
+                None => "",
+            };
+            let shown = format!("embedded:{path}");
+            if path.ends_with(".toml") {
+                l.toml(&shown);
+            } else {
+                l.sigma(text, &shown, ruleset);
+            }
+        }
+    }
+    l.finish()
 }
+
+/// Loads the Sigma rules in one YAML text (one or more documents), as if read
+/// from `path` in pack `ruleset`. Used by tests, fuzzing and `--explain` of a snippet.
+pub fn load_sigma_str(text: &str, path: &str, ruleset: &str) -> LoadReport {
+    let mut l = Loader::new();
+    l.sigma(text, path, ruleset);
+    l.finish()
+}
+
+/// Depth limit for directory walks (symlink loops).
+const MAX_DEPTH: usize = 32;
+
+struct Loader {
+    mappings: Mappings,
+    rules: Vec<Rule>,
+    ids: HashMap<String, String>,
+    total: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Loader {
+    fn new() -> Self {
+        let (mappings, errors) = Mappings::embedded();
+        let mut l = Loader {
+            mappings,
+            rules: Vec::new(),
+            ids: HashMap::new(),
+            total: 0,
+            diagnostics: Vec::new(),
+        };
+        for (path, e) in errors {
+            let line = line_in_message(&e);
+            l.diag_file(
+                &format!("embedded:{path}"),
+                line,
+                &format!("invalid logsource mapping: {e}"),
+            );
+        }
+        l
+    }
+
+    fn finish(self) -> LoadReport {
+        LoadReport {
+            rules: RuleSet { rules: self.rules },
+            total: self.total,
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    fn diag_file(&mut self, path: &str, line: Option<usize>, msg: &str) {
+        self.diagnostics.push(Diagnostic {
+            path: path.to_string(),
+            line,
+            rule: None,
+            message: msg.to_string(),
+            file_error: true,
+        });
+    }
+
+    fn walk(&mut self, dir: &Path, ruleset: &str, depth: usize) {
+        let shown = dir.display().to_string();
+        if depth > MAX_DEPTH {
+            self.diag_file(&shown, None, "directory nesting too deep (symlink loop?)");
+            return;
+        }
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.diag_file(&shown, None, &format!("cannot read directory: {e}"));
+                return;
+            }
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if p.is_dir() {
+                let is_mappings = name == "mappings"
+                    && p.parent()
+                        .and_then(|d| d.file_name())
+                        .and_then(|n| n.to_str())
+                        == Some("rules");
+                if !is_mappings && !name.starts_with('.') {
+                    self.walk(&p, ruleset, depth + 1);
+                }
+            } else if name.ends_with(".cases.yml") || name.ends_with(".cases.yaml") {
+                // Rule test cases (tests/rule_cases.rs), not rules.
+            } else {
+                self.file(&p, ruleset, false);
+            }
+        }
+    }
+
+    fn file(&mut self, p: &Path, ruleset: &str, explicit: bool) {
+        let shown = p.display().to_string();
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("toml") => return self.toml(&shown),
+            Some("yml" | "yaml") => {}
+            _ if explicit => {}
+            _ => return,
+        }
+        match std::fs::read(p) {
+            Err(e) => self.diag_file(&shown, None, &format!("cannot read rule file: {e}")),
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => self.sigma(&text, &shown, ruleset),
+                Err(e) => self.diag_file(
+                    &shown,
+                    None,
+                    &format!(
+                        "rule file is not UTF-8 (byte {})",
+                        e.utf8_error().valid_up_to()
+                    ),
+                ),
+            },
+        }
+    }
+
+    fn toml(&mut self, shown: &str) {
+        self.total += 1;
+        self.diagnostics.push(Diagnostic {
+            path: shown.to_string(),
+            line: None,
+            rule: None,
+            message: "EQL/Elastic TOML not supported yet".into(),
+            file_error: false,
+        });
+    }
+
+    fn sigma(&mut self, text: &str, path: &str, ruleset: &str) {
+        let coll = match rsigma_parser::parse_sigma_yaml(text) {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = e.to_string();
+                self.total += 1;
+                self.diag_file(
+                    path,
+                    line_in_message(&msg),
+                    &format!("invalid sigma file: {msg}"),
+                );
+                return;
+            }
+        };
+        for e in &coll.errors {
+            if is_metadata_warning(e) {
+                // rsigma still built the rule; say what was ignored.
+                self.diagnostics.push(Diagnostic {
+                    path: path.to_string(),
+                    line: line_of(text, 0, warning_key(e)),
+                    rule: None,
+                    message: format!("ignored: {} (rule loaded without it)", lower_first(e)),
+                    file_error: false,
+                });
+            } else {
+                self.total += 1;
+                let line = line_in_message(e).or_else(|| locate_parse_error(text, e));
+                self.diag_file(
+                    path,
+                    line,
+                    &format!("invalid sigma rule: {}", lower_first(e)),
+                );
+            }
+        }
+        if coll.is_empty() && coll.errors.is_empty() {
+            self.diag_file(path, None, "no sigma rule in file");
+        }
+        for r in &coll.rules {
+            self.total += 1;
+            let start = rule_line(text, &r.title);
+            let label = r.id.clone().unwrap_or_else(|| r.title.clone());
+            match sigma::compile_rule(r, path, ruleset, &self.mappings) {
+                Ok(rule) => {
+                    if let Some(first) = self.ids.get(&rule.meta.id) {
+                        self.diagnostics.push(Diagnostic {
+                            path: path.to_string(),
+                            line: start,
+                            rule: Some(label),
+                            message: format!(
+                                "duplicate rule id (already loaded from {first}); skipped"
+                            ),
+                            file_error: false,
+                        });
+                        continue;
+                    }
+                    self.ids.insert(rule.meta.id.clone(), path.to_string());
+                    self.rules.push(rule);
+                }
+                Err(u) => {
+                    let line = u
+                        .locate
+                        .as_deref()
+                        .and_then(|n| line_of(text, start.unwrap_or(1) - 1, n))
+                        .or(start);
+                    self.diagnostics.push(Diagnostic {
+                        path: path.to_string(),
+                        line,
+                        rule: Some(label),
+                        message: format!("{}; rule skipped", u.message),
+                        file_error: false,
+                    });
+                }
+            }
+        }
+        for c in &coll.correlations {
+            self.total += 1;
+            self.diagnostics.push(Diagnostic {
+                path: path.to_string(),
+                line: rule_line(text, &c.title),
+                rule: Some(c.id.clone().unwrap_or_else(|| c.title.clone())),
+                message: format!(
+                    "sigma correlation rules ({}) are not supported yet; rule skipped",
+                    c.correlation_type.as_str()
+                ),
+                file_error: false,
+            });
+        }
+        for f in &coll.filters {
+            self.total += 1;
+            self.diagnostics.push(Diagnostic {
+                path: path.to_string(),
+                line: rule_line(text, &f.title),
+                rule: Some(f.id.clone().unwrap_or_else(|| f.title.clone())),
+                message: "sigma filter rules are not supported yet; rule skipped".into(),
+                file_error: false,
+            });
+        }
+    }
+}
+
+fn dir_name(p: &Path) -> String {
+    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(String::from);
+    name(p)
+        .or_else(|| p.canonicalize().ok().and_then(|c| name(&c)))
+        .unwrap_or_default()
+}
+
+/// rsigma reports these through `errors` but still returns the rule.
+fn is_metadata_warning(e: &str) -> bool {
+    e.starts_with("invalid status:")
+        || e.starts_with("invalid level:")
+        || e.starts_with("invalid sigma-version")
+        || e.starts_with("related[")
+        || e.starts_with("'related' must")
+}
+
+fn warning_key(e: &str) -> &'static str {
+    if e.starts_with("invalid status") {
+        "status:"
+    } else if e.starts_with("invalid level") {
+        "level:"
+    } else if e.starts_with("invalid sigma-version") {
+        "sigma-version:"
+    } else {
+        "related:"
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// `... at line 12 column 3` -> 12.
+fn line_in_message(msg: &str) -> Option<usize> {
+    let i = msg.find("line ")?;
+    let digits: String = msg[i + 5..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Best-effort line for an rsigma document error.
+fn locate_parse_error(text: &str, e: &str) -> Option<usize> {
+    if e.starts_with("Condition") {
+        return line_of(text, 0, "condition:");
+    }
+    if let Some(rest) = e.strip_prefix("Unknown modifier '") {
+        let m = rest.split('\'').next().unwrap_or("");
+        return line_of(text, 0, &format!("|{m}"));
+    }
+    if e.contains("`not` is not a value modifier") {
+        return line_of(text, 0, "|not");
+    }
+    None
+}
+
+/// 1-based line of the first line at or after `from` (0-based) containing `needle`.
+fn line_of(text: &str, from: usize, needle: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+}
+
+/// 1-based line where the rule with `title` starts: its document's `---`
+/// separator (+1) or line 1, found through the `title:` line.
+fn rule_line(text: &str, title: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let t = lines.iter().position(|l| {
+        let l = l.trim_start();
+        l.starts_with("title:") && l.contains(title)
+    })?;
+    let start = lines[..t]
+        .iter()
+        .rposition(|l| l.trim_end() == "---")
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    // Skip leading comments/blank lines of the document.
+    let first = (start..=t)
+        .find(|&i| {
+            let l = lines[i].trim();
+            !l.is_empty() && !l.starts_with('#')
+        })
+        .unwrap_or(t);
+    Some(first + 1)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! Exact evaluation of the rule IR against one event.
+//!
+//! Pure functions of (compiled rule, event): no state, no allocation on the
+//! common paths (integers are formatted on the stack when a string pattern
+//! meets an integer field; non-ASCII case folding is done by the regex engine).
+//!
+//! # Semantics
+//!
+//! - A field holding a list matches when any element matches.
+//! - An absent field matches only `null` and `exists: false`.
+//! - Integers compare as numbers and as their decimal text (Sigma
+//!   `DestinationPort: 80` against an integer field, `'80'` against either).
+
+use std::io::Write as _;
+
+use serde_json::Value;
+use tripline_parsers::{Event, FieldValue};
+
+use crate::rule::ir::{Detection, Expr, Predicate, Test};
+
+/// True if the event passes the detection's filter and condition.
+pub fn matches(d: &Detection, ev: &Event) -> bool {
+    eval(&d.filter, ev) && eval(&d.condition, ev)
+}
+
+/// Evaluates an expression.
+pub fn eval(e: &Expr, ev: &Event) -> bool {
+    match e {
+        Expr::Const(b) => *b,
+        Expr::And(v) => v.iter().all(|e| eval(e, ev)),
+        Expr::Or(v) => v.iter().any(|e| eval(e, ev)),
+        Expr::AtLeast(n, v) => {
+            let mut hits = 0;
+            for e in v {
+                if eval(e, ev) {
+                    hits += 1;
+                    if hits >= *n {
+                        return true;
+                    }
+                }
+            }
+            false
+        }
+        Expr::Not(e) => !eval(e, ev),
+        Expr::Pred(p) => predicate(p, ev),
+    }
+}
+
+/// Evaluates one predicate.
+pub fn predicate(p: &Predicate, ev: &Event) -> bool {
+    match ev.get_ref(&p.field) {
+        None => matches!(p.test, Test::Null | Test::Exists(false)),
+        Some(v) => match &p.test {
+            Test::Exists(want) => *want,
+            Test::Null => match v {
+                FieldValue::Str(s) => s.is_empty(),
+                FieldValue::Strs(l) => l.is_empty(),
+                FieldValue::Json(j) => json_empty(j),
+                FieldValue::Int(_) => false,
+            },
+            t => value(t, v),
+        },
+    }
+}
+
+fn json_empty(j: &Value) -> bool {
+    match j {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+fn value(t: &Test, v: FieldValue<'_>) -> bool {
+    match v {
+        FieldValue::Str(s) => string(t, s),
+        FieldValue::Int(n) => int(t, n),
+        FieldValue::Strs(l) => l.iter().any(|s| string(t, s)),
+        FieldValue::Json(j) => json(t, j),
+    }
+}
+
+fn string(t: &Test, s: &str) -> bool {
+    match t {
+        Test::Str(m) => m.is_match(s),
+        Test::Regex(r) => r.regex.is_match(s),
+        Test::Cidr(c) => c.contains_str(s),
+        Test::Int(n) => {
+            let s = s.trim();
+            s.parse::<i64>().is_ok_and(|x| x == *n)
+                || s.parse::<f64>().is_ok_and(|x| x == *n as f64)
+        }
+        Test::Cmp(op, x) => s.trim().parse::<f64>().is_ok_and(|v| op.apply(v, *x)),
+        Test::Bool(b) => s.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        Test::Null => s.is_empty(),
+        Test::Exists(want) => *want,
+    }
+}
+
+fn int(t: &Test, n: i64) -> bool {
+    match t {
+        Test::Int(x) => n == *x,
+        Test::Cmp(op, x) => op.apply(n as f64, *x),
+        Test::Str(_) | Test::Regex(_) => {
+            let mut buf = [0u8; 24];
+            let mut w = &mut buf[..];
+            let _ = write!(w, "{n}");
+            let len = 24 - w.len();
+            std::str::from_utf8(&buf[..len]).is_ok_and(|s| string(t, s))
+        }
+        Test::Bool(_) | Test::Cidr(_) | Test::Null => false,
+        Test::Exists(want) => *want,
+    }
+}
+
+fn json(t: &Test, j: &Value) -> bool {
+    match j {
+        Value::Null => matches!(t, Test::Null | Test::Exists(false)),
+        Value::Bool(b) => match t {
+            Test::Bool(x) => b == x,
+            _ => string(t, if *b { "true" } else { "false" }),
+        },
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => int(t, i),
+            (None, Some(f)) => match t {
+                Test::Cmp(op, x) => op.apply(f, *x),
+                Test::Int(x) => f == *x as f64,
+                _ => string(t, &n.to_string()),
+            },
+            _ => false,
+        },
+        Value::String(s) => string(t, s),
+        Value::Array(a) => a.iter().any(|x| json(t, x)),
+        Value::Object(_) => matches!(t, Test::Exists(true)),
+    }
+}
