@@ -1,0 +1,452 @@
+//! Event assembly: records sharing `(node, timestamp, serial)` form one event.
+//!
+//! An event is complete, and handed on, when the first of these happens:
+//!
+//! 1. its `EOE` record arrives (kernel events with a syscall context);
+//! 2. it is *eager* — its first record is a user-space or daemon message
+//!    (types 1100–1299, 2000, 2100–2999), which never get an `EOE` — and a
+//!    record of a different event arrives. A user-space message that the
+//!    kernel attached to the sender's syscall (`SERVICE_START` +
+//!    `SYSCALL`/`SOCKADDR`/`EOE`, laurel `record-service-start.txt`) arrives
+//!    back to back and stays one event: once a `SYSCALL` joins, the event
+//!    waits for its `EOE` like any other;
+//! 3. it falls out of the reorder window: more than [`REORDER_WINDOW_EVENTS`]
+//!    newer events have started since it **and** the newest event time seen is
+//!    more than [`REORDER_WINDOW_MS`] past its own. Both conditions, so that
+//!    neither a burst of events within one millisecond nor a sparse log with
+//!    second-long gaps between events (go-libaudit `out_of_order.log`, which
+//!    has no `EOE` at all) cuts an event short;
+//! 4. more than [`MAX_IN_FLIGHT`] events are pending: the oldest is completed
+//!    early (counted in [`CoalesceStats::evicted`]);
+//! 5. [`Coalescer::flush`] at end of input.
+//!
+//! Serial numbers are only compared for equality, so rollover
+//! (4294967295 -> 0) and gaps from lost messages need no special case.
+//! Pending events are completed in arrival order (first record seen), never
+//! sorted by serial, for the same reason.
+//!
+//! A record that arrives after its event was completed (a *late* record,
+//! detected for the last [`RECENT_COMPLETED`] events) is dropped and reported
+//! as an error; a late `EOE` is ignored silently.
+//!
+//! Memory is bounded: at most [`MAX_IN_FLIGHT`] pending events, each holding at
+//! most [`MAX_RECORDS_PER_EVENT`] records and [`MAX_EVENT_BYTES`] bytes;
+//! records beyond either cap are dropped with an error and the event is
+//! flagged `truncated`.
+//!
+//! # Live mode
+//!
+//! The coalescer has no clock: it completes events on input only. A tail loop
+//! should call `flush` after about a second without new input, which
+//! completes the last eager event (auditd writes a whole kernel event at
+//! once, so nothing is cut short by that).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use super::line::Record;
+use super::tables;
+
+/// Newer events that must have started before an event without `EOE` may be
+/// completed by the reorder window.
+pub const REORDER_WINDOW_EVENTS: u64 = 16;
+/// Event time (ms) that must have passed before an event without `EOE` may be
+/// completed by the reorder window.
+pub const REORDER_WINDOW_MS: i64 = 2_000;
+/// Cap on pending events; the oldest is completed early beyond it.
+pub const MAX_IN_FLIGHT: usize = 1_024;
+/// Cap on records per event (a huge argv is a few hundred EXECVE records).
+pub const MAX_RECORDS_PER_EVENT: usize = 2_048;
+/// Cap on bytes per event (auditd's own argv limit is far below this).
+pub const MAX_EVENT_BYTES: usize = 8 << 20;
+/// How many completed event keys are remembered to recognize late records.
+pub const RECENT_COMPLETED: usize = 4_096;
+
+/// What identifies an event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    /// `node=` value, if any.
+    pub node: Option<Box<[u8]>>,
+    /// Seconds since the epoch.
+    pub sec: i64,
+    /// Nanoseconds within the second.
+    pub nanos: u32,
+    /// Serial number.
+    pub serial: u64,
+}
+
+impl EventKey {
+    fn of(r: &Record) -> EventKey {
+        EventKey {
+            node: r.node().map(Box::from),
+            sec: r.sec,
+            nanos: r.nanos,
+            serial: r.serial,
+        }
+    }
+
+    /// Event time in milliseconds.
+    pub fn millis(&self) -> i64 {
+        self.sec
+            .saturating_mul(1000)
+            .saturating_add(i64::from(self.nanos / 1_000_000))
+    }
+}
+
+/// A completed event: its records in arrival order (without `EOE`).
+#[derive(Debug, Clone)]
+pub struct CompletedEvent {
+    /// The event's identity.
+    pub key: EventKey,
+    /// Records in arrival order.
+    pub records: Vec<Record>,
+    /// True if records were dropped because a cap was hit.
+    pub truncated: bool,
+}
+
+/// Counters, for `stats` output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoalesceStats {
+    /// Records accepted.
+    pub records: u64,
+    /// Events completed.
+    pub events: u64,
+    /// Events completed early because [`MAX_IN_FLIGHT`] was exceeded.
+    pub evicted: u64,
+    /// Records dropped because their event had already been completed.
+    pub late: u64,
+    /// Records dropped by the per-event caps.
+    pub dropped: u64,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    key: EventKey,
+    records: Vec<Record>,
+    bytes: usize,
+    eager: bool,
+    truncated: bool,
+}
+
+/// Joins records into events. See the module docs for the completion rules.
+#[derive(Debug, Default)]
+pub struct Coalescer {
+    /// Pending events by arrival id (so the first entry is the oldest).
+    inflight: BTreeMap<u64, InFlight>,
+    index: HashMap<EventKey, u64>,
+    /// Ids of pending eager events (few: usually zero or one).
+    eager: Vec<u64>,
+    next_id: u64,
+    newest_ms: i64,
+    done: HashSet<EventKey>,
+    done_order: VecDeque<EventKey>,
+    stats: CoalesceStats,
+}
+
+/// True for record types that are complete on their own (user-space and
+/// daemon messages) unless the kernel attaches a syscall to them.
+pub fn is_standalone_type(rtype: &str) -> bool {
+    matches!(tables::record_type_number(rtype), Some(n) if (1100..=1299).contains(&n) || n == 2000 || (2100..=2999).contains(&n))
+}
+
+impl Coalescer {
+    /// An empty coalescer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> CoalesceStats {
+        self.stats
+    }
+
+    /// Number of pending events.
+    pub fn pending(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Adds one record; calls `out` for every event it completes.
+    ///
+    /// # Errors
+    /// A message when the record was dropped (late, or over a cap). The
+    /// coalescer stays consistent.
+    pub fn push(&mut self, rec: Record, out: &mut dyn FnMut(CompletedEvent)) -> Result<(), String> {
+        let key = EventKey::of(&rec);
+        let id = self.index.get(&key).copied();
+
+        // Rule 2: any record of another event completes pending eager events.
+        if !self.eager.is_empty() {
+            let others: Vec<u64> = self
+                .eager
+                .iter()
+                .copied()
+                .filter(|e| Some(*e) != id)
+                .collect();
+            for e in others {
+                self.complete(e, out);
+            }
+        }
+
+        if rec.is("EOE") {
+            if let Some(id) = id {
+                self.complete(id, out);
+            }
+            return Ok(());
+        }
+
+        if let Some(id) = id {
+            let ev = self
+                .inflight
+                .get_mut(&id)
+                .expect("index and inflight agree");
+            if ev.records.len() >= MAX_RECORDS_PER_EVENT
+                || ev.bytes.saturating_add(rec.byte_len()) > MAX_EVENT_BYTES
+            {
+                ev.truncated = true;
+                self.stats.dropped += 1;
+                return Err(format!(
+                    "event {} exceeds {} records or {} bytes; record dropped",
+                    key.serial, MAX_RECORDS_PER_EVENT, MAX_EVENT_BYTES
+                ));
+            }
+            if ev.eager && (rec.is("SYSCALL") || rec.is("URINGOP")) {
+                ev.eager = false;
+                self.eager.retain(|e| *e != id);
+            }
+            ev.bytes += rec.byte_len();
+            ev.records.push(rec);
+            self.stats.records += 1;
+            return Ok(());
+        }
+
+        if self.done.contains(&key) {
+            self.stats.late += 1;
+            return Err(format!(
+                "record {} of event {} arrived after the event was completed; dropped",
+                rec.rtype(),
+                key.serial
+            ));
+        }
+
+        // A new event.
+        let id = self.next_id;
+        self.next_id += 1;
+        self.newest_ms = self.newest_ms.max(key.millis());
+        let eager = is_standalone_type(&rec.rtype());
+        if eager {
+            self.eager.push(id);
+        }
+        self.index.insert(key.clone(), id);
+        self.inflight.insert(
+            id,
+            InFlight {
+                key,
+                bytes: rec.byte_len(),
+                records: vec![rec],
+                eager,
+                truncated: false,
+            },
+        );
+        self.stats.records += 1;
+
+        // Rule 4: bounded in-flight set.
+        while self.inflight.len() > MAX_IN_FLIGHT {
+            let oldest = *self.inflight.keys().next().expect("non-empty");
+            self.stats.evicted += 1;
+            self.complete(oldest, out);
+        }
+        // Rule 3: the reorder window, oldest first.
+        while let Some((&oid, ev)) = self.inflight.iter().next() {
+            let newer = self.next_id - oid - 1;
+            if newer > REORDER_WINDOW_EVENTS
+                && self.newest_ms.saturating_sub(ev.key.millis()) > REORDER_WINDOW_MS
+            {
+                self.complete(oid, out);
+            } else {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes every pending event, oldest first.
+    pub fn flush(&mut self, out: &mut dyn FnMut(CompletedEvent)) {
+        let ids: Vec<u64> = self.inflight.keys().copied().collect();
+        for id in ids {
+            self.complete(id, out);
+        }
+    }
+
+    fn complete(&mut self, id: u64, out: &mut dyn FnMut(CompletedEvent)) {
+        let Some(ev) = self.inflight.remove(&id) else {
+            return;
+        };
+        self.index.remove(&ev.key);
+        if ev.eager {
+            self.eager.retain(|e| *e != id);
+        }
+        if self.done.insert(ev.key.clone()) {
+            self.done_order.push_back(ev.key.clone());
+            if self.done_order.len() > RECENT_COMPLETED
+                && let Some(old) = self.done_order.pop_front()
+            {
+                self.done.remove(&old);
+            }
+        }
+        self.stats.events += 1;
+        out(CompletedEvent {
+            key: ev.key,
+            records: ev.records,
+            truncated: ev.truncated,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auditd::line::parse_line;
+
+    fn run(lines: &[&str]) -> (Vec<(u64, Vec<String>)>, usize) {
+        let mut c = Coalescer::new();
+        let mut evs = Vec::new();
+        let mut errs = 0;
+        let mut out = |e: CompletedEvent| {
+            evs.push((
+                e.key.serial,
+                e.records.iter().map(|r| r.rtype().into_owned()).collect(),
+            ))
+        };
+        for l in lines {
+            if c.push(parse_line(l.as_bytes()).unwrap(), &mut out).is_err() {
+                errs += 1;
+            }
+        }
+        c.flush(&mut out);
+        (evs, errs)
+    }
+
+    fn rec(t: &str, sec: u64, serial: u64) -> String {
+        format!("type={t} msg=audit({sec}.000:{serial}): x=1")
+    }
+
+    #[test]
+    fn eoe_completes_at_once_interleaved() {
+        let (evs, errs) = run(&[
+            &rec("SYSCALL", 1, 1),
+            &rec("SYSCALL", 1, 2),
+            &rec("PATH", 1, 1),
+            &rec("EOE", 1, 2),
+            &rec("EOE", 1, 1),
+        ]);
+        assert_eq!(errs, 0);
+        assert_eq!(
+            evs,
+            vec![
+                (2, vec!["SYSCALL".into()]),
+                (1, vec!["SYSCALL".into(), "PATH".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn user_messages_are_standalone_but_absorb_their_syscall() {
+        let (evs, _) = run(&[
+            &rec("USER_ACCT", 1, 1),
+            &rec("CRED_ACQ", 1, 2),
+            &rec("SERVICE_START", 1, 3),
+            &rec("SYSCALL", 1, 3),
+            &rec("SOCKADDR", 1, 3),
+            &rec("EOE", 1, 3),
+            &rec("USER_END", 1, 4),
+        ]);
+        let serials: Vec<u64> = evs.iter().map(|e| e.0).collect();
+        assert_eq!(serials, vec![1, 2, 3, 4]);
+        assert_eq!(evs[2].1, vec!["SERVICE_START", "SYSCALL", "SOCKADDR"]);
+    }
+
+    #[test]
+    fn rollover_and_gaps_are_just_keys() {
+        let (evs, errs) = run(&[
+            &rec("SYSCALL", 1, 4294967294),
+            &rec("SYSCALL", 2, 4294967295),
+            &rec("SYSCALL", 2, 0),
+            &rec("SOCKADDR", 2, 4294967295),
+            &rec("SYSCALL", 2, 1),
+            &rec("SYSCALL", 2, 9),
+        ]);
+        assert_eq!(errs, 0);
+        let serials: Vec<u64> = evs.iter().map(|e| e.0).collect();
+        assert_eq!(serials, vec![4294967294, 4294967295, 0, 1, 9]);
+        assert_eq!(evs[1].1.len(), 2);
+    }
+
+    #[test]
+    fn reorder_window_needs_events_and_time() {
+        // Many events inside one second: nothing completes by the window.
+        let mut lines: Vec<String> = (0..40).map(|i| rec("SYSCALL", 1, i)).collect();
+        lines.push(rec("PATH", 1, 0)); // late by 40 events but same second: joins.
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (evs, errs) = run(&refs);
+        assert_eq!(errs, 0);
+        assert_eq!(evs.len(), 40);
+        assert_eq!(evs[0].1, vec!["SYSCALL", "PATH"]);
+
+        // Time moves on and enough events follow: the first completes early,
+        // and a straggler for it is a late record.
+        let mut lines: Vec<String> = vec![rec("SYSCALL", 1, 0)];
+        lines.extend((1..=REORDER_WINDOW_EVENTS + 1).map(|i| rec("SYSCALL", 10, i)));
+        lines.push(rec("PATH", 1, 0));
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (evs, errs) = run(&refs);
+        assert_eq!(errs, 1);
+        assert_eq!(evs[0], (0, vec!["SYSCALL".to_string()]));
+        assert_eq!(evs.len(), REORDER_WINDOW_EVENTS as usize + 2);
+    }
+
+    #[test]
+    fn in_flight_cap() {
+        let mut c = Coalescer::new();
+        let mut n = 0;
+        for i in 0..(MAX_IN_FLIGHT as u64 + 10) {
+            c.push(
+                parse_line(rec("SYSCALL", 1, i).as_bytes()).unwrap(),
+                &mut |_| n += 1,
+            )
+            .unwrap();
+        }
+        assert_eq!(n, 10);
+        assert_eq!(c.pending(), MAX_IN_FLIGHT);
+        assert_eq!(c.stats().evicted, 10);
+    }
+
+    #[test]
+    fn records_per_event_cap() {
+        let mut c = Coalescer::new();
+        let mut errs = 0;
+        for _ in 0..MAX_RECORDS_PER_EVENT + 5 {
+            if c.push(
+                parse_line(rec("PATH", 1, 1).as_bytes()).unwrap(),
+                &mut |_| {},
+            )
+            .is_err()
+            {
+                errs += 1;
+            }
+        }
+        assert_eq!(errs, 5);
+        let mut got = None;
+        c.flush(&mut |e| got = Some((e.records.len(), e.truncated)));
+        assert_eq!(got, Some((MAX_RECORDS_PER_EVENT, true)));
+    }
+
+    #[test]
+    fn late_eoe_is_silent() {
+        let (evs, errs) = run(&[
+            &rec("USER_LOGIN", 1, 1),
+            &rec("SYSCALL", 1, 2),
+            &rec("EOE", 1, 1),
+        ]);
+        assert_eq!(errs, 0);
+        assert_eq!(evs.len(), 2);
+    }
+}

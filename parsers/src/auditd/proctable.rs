@@ -1,0 +1,308 @@
+//! Process table: `process.entity_id` and lineage for auditd events.
+//!
+//! auditd has no process GUIDs. tripline derives one per process *image*:
+//! `entity_id = hex(FNV-1a-64(host, pid, start time))`, where the start time
+//! is the timestamp of the exec (or fork/clone) event that created the entry
+//! — 16 hex characters, stable across runs over the same input.
+//!
+//! * **exec** (`execve`/`execveat`): a new entry for `pid` (new entity id) whose
+//!   parent is the current entry of `ppid`; the parent's executable, name,
+//!   args and command line fill `process.parent.*`.
+//! * **fork/clone/vfork** (the child pid is the syscall's `exit=`): a new entry
+//!   for the child, copying the parent's image (the child runs the same
+//!   program until it execs). Any older entry for a reused pid is replaced,
+//!   so a reused pid never inherits a stranger's lineage.
+//! * **any other event with a pid** (connect, ...): looks the pid up; when
+//!   unknown, a placeholder entry is created from the SYSCALL record (entity
+//!   id from the first time the pid was seen), so that every later event of
+//!   that process, and the exec events of its children, agree on the ids.
+//!
+//! The table holds at most [`MAX_PROCESSES`] entries per parser; beyond that
+//! the least recently used eighth is evicted in one sweep (amortized
+//! O(log n) per insert). An evicted process that shows up again gets a new
+//! placeholder id.
+
+use std::collections::HashMap;
+
+/// Cap on tracked processes (per parser, i.e. per input stream).
+pub const MAX_PROCESSES: usize = 65_536;
+
+/// What the table knows about one process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// This process's entity id.
+    pub entity_id: String,
+    /// Parent pid, when known.
+    pub ppid: Option<i64>,
+    /// The parent's entity id, when known.
+    pub parent_entity_id: Option<String>,
+    /// `process.executable`.
+    pub executable: Option<String>,
+    /// `process.name`.
+    pub name: Option<String>,
+    /// `process.args`.
+    pub args: Vec<String>,
+    /// `process.command_line`.
+    pub command_line: Option<String>,
+    /// `process.working_directory`.
+    pub working_directory: Option<String>,
+}
+
+/// The image a process runs, as an exec event describes it.
+#[derive(Debug, Clone, Default)]
+pub struct Image {
+    /// `process.executable`.
+    pub executable: Option<String>,
+    /// `process.name`.
+    pub name: Option<String>,
+    /// `process.args`.
+    pub args: Vec<String>,
+    /// `process.command_line`.
+    pub command_line: Option<String>,
+    /// `process.working_directory`.
+    pub working_directory: Option<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    info: ProcInfo,
+    used: u64,
+}
+
+/// The table. One per parser (i.e. per input stream).
+#[derive(Debug, Default)]
+pub struct ProcTable {
+    map: HashMap<(Box<[u8]>, i64), Entry>,
+    tick: u64,
+}
+
+/// 16 hex characters of FNV-1a-64 over host, pid and time.
+pub fn entity_id(host: &[u8], pid: i64, time_ns: i64) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(host);
+    eat(&[0]);
+    eat(&pid.to_le_bytes());
+    eat(&time_ns.to_le_bytes());
+    format!("{h:016x}")
+}
+
+impl ProcTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of tracked processes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True if no process is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn touch(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+
+    fn insert(&mut self, host: &[u8], pid: i64, info: ProcInfo) {
+        let used = self.touch();
+        self.map
+            .insert((Box::from(host), pid), Entry { info, used });
+        if self.map.len() > MAX_PROCESSES {
+            let mut ticks: Vec<u64> = self.map.values().map(|e| e.used).collect();
+            let cut = ticks.len() / 8;
+            let (_, nth, _) = ticks.select_nth_unstable(cut);
+            let limit = *nth;
+            self.map.retain(|_, e| e.used > limit);
+        }
+    }
+
+    /// The entry for `pid`, creating a placeholder (entity id from `time_ns`)
+    /// when unknown. `seen` fills a placeholder's image and ppid.
+    pub fn observe(
+        &mut self,
+        host: &[u8],
+        pid: i64,
+        ppid: Option<i64>,
+        time_ns: i64,
+        seen: &Image,
+    ) -> ProcInfo {
+        let used = self.touch();
+        if let Some(e) = self.map.get_mut(&(Box::from(host), pid)) {
+            e.used = used;
+            if e.info.ppid.is_none() {
+                e.info.ppid = ppid;
+            }
+            // A placeholder made for a parent learns its image when the
+            // process itself shows up.
+            if e.info.executable.is_none() && seen.executable.is_some() {
+                e.info.executable = seen.executable.clone();
+                e.info.name = seen.name.clone();
+            }
+            return e.info.clone();
+        }
+        let parent_entity_id = ppid.map(|pp| self.parent_id(host, pp, time_ns));
+        let info = ProcInfo {
+            entity_id: entity_id(host, pid, time_ns),
+            ppid,
+            parent_entity_id,
+            executable: seen.executable.clone(),
+            name: seen.name.clone(),
+            args: seen.args.clone(),
+            command_line: seen.command_line.clone(),
+            working_directory: seen.working_directory.clone(),
+        };
+        self.insert(host, pid, info.clone());
+        info
+    }
+
+    /// The entity id of `ppid`, creating an image-less placeholder when unknown.
+    fn parent_id(&mut self, host: &[u8], ppid: i64, time_ns: i64) -> String {
+        let used = self.touch();
+        if let Some(e) = self.map.get_mut(&(Box::from(host), ppid)) {
+            e.used = used;
+            return e.info.entity_id.clone();
+        }
+        let info = ProcInfo {
+            entity_id: entity_id(host, ppid, time_ns),
+            ..ProcInfo::default()
+        };
+        let id = info.entity_id.clone();
+        self.insert(host, ppid, info);
+        id
+    }
+
+    /// The entry for `pid`, if tracked (no placeholder is created).
+    pub fn get(&self, host: &[u8], pid: i64) -> Option<&ProcInfo> {
+        self.map.get(&(Box::from(host), pid)).map(|e| &e.info)
+    }
+
+    /// Records an exec by `pid` (child of `ppid`) at `time_ns`. Returns the new
+    /// entry and a snapshot of the parent's entry.
+    pub fn exec(
+        &mut self,
+        host: &[u8],
+        pid: i64,
+        ppid: Option<i64>,
+        time_ns: i64,
+        image: Image,
+    ) -> (ProcInfo, Option<ProcInfo>) {
+        let parent = ppid.map(|pp| {
+            self.parent_id(host, pp, time_ns);
+            self.get(host, pp).cloned().unwrap_or_default()
+        });
+        let info = ProcInfo {
+            entity_id: entity_id(host, pid, time_ns),
+            ppid,
+            parent_entity_id: parent.as_ref().map(|p| p.entity_id.clone()),
+            executable: image.executable,
+            name: image.name,
+            args: image.args,
+            command_line: image.command_line,
+            working_directory: image.working_directory,
+        };
+        self.insert(host, pid, info.clone());
+        (info, parent)
+    }
+
+    /// Records that `parent` created `child` at `time_ns` (fork/clone/vfork).
+    /// Returns the child's new entry.
+    pub fn fork(
+        &mut self,
+        host: &[u8],
+        parent: i64,
+        child: i64,
+        time_ns: i64,
+        seen: &Image,
+    ) -> ProcInfo {
+        let p = self.observe(host, parent, None, time_ns, seen);
+        let info = ProcInfo {
+            entity_id: entity_id(host, child, time_ns),
+            ppid: Some(parent),
+            parent_entity_id: Some(p.entity_id.clone()),
+            executable: p.executable.clone(),
+            name: p.name.clone(),
+            args: p.args.clone(),
+            command_line: p.command_line.clone(),
+            working_directory: p.working_directory.clone(),
+        };
+        self.insert(host, child, info.clone());
+        info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(exe: &str) -> Image {
+        Image {
+            executable: Some(exe.into()),
+            name: exe.rsplit('/').next().map(str::to_string),
+            args: vec![exe.into()],
+            command_line: Some(exe.into()),
+            working_directory: None,
+        }
+    }
+
+    #[test]
+    fn exec_then_connect_share_parent_entity() {
+        let mut t = ProcTable::new();
+        let (curl, parent) = t.exec(b"h", 200, Some(100), 5, img("/usr/bin/curl"));
+        assert!(parent.is_some());
+        let later = t.observe(b"h", 200, Some(100), 9, &Image::default());
+        assert_eq!(later.entity_id, curl.entity_id);
+        assert_eq!(later.parent_entity_id, curl.parent_entity_id);
+        assert_eq!(later.executable.as_deref(), Some("/usr/bin/curl"));
+    }
+
+    #[test]
+    fn parent_fields_come_from_earlier_exec() {
+        let mut t = ProcTable::new();
+        let (sh, _) = t.exec(b"h", 100, Some(1), 1, img("/bin/sh"));
+        let (_, parent) = t.exec(b"h", 200, Some(100), 2, img("/usr/bin/curl"));
+        let parent = parent.unwrap();
+        assert_eq!(parent.entity_id, sh.entity_id);
+        assert_eq!(parent.executable.as_deref(), Some("/bin/sh"));
+    }
+
+    #[test]
+    fn fork_replaces_reused_pid() {
+        let mut t = ProcTable::new();
+        let (old, _) = t.exec(b"h", 300, Some(50), 1, img("/usr/bin/old"));
+        t.exec(b"h", 100, Some(1), 2, img("/bin/bash"));
+        let child = t.fork(b"h", 100, 300, 3, &Image::default());
+        assert_ne!(child.entity_id, old.entity_id);
+        assert_eq!(child.ppid, Some(100));
+        assert_eq!(child.executable.as_deref(), Some("/bin/bash"));
+        let (_, parent) = t.exec(b"h", 301, Some(300), 4, img("/bin/ls"));
+        assert_eq!(parent.unwrap().entity_id, child.entity_id);
+    }
+
+    #[test]
+    fn hosts_are_separate_and_ids_stable() {
+        assert_eq!(entity_id(b"a", 1, 2), entity_id(b"a", 1, 2));
+        assert_ne!(entity_id(b"a", 1, 2), entity_id(b"b", 1, 2));
+        assert_eq!(entity_id(b"a", 1, 2).len(), 16);
+    }
+
+    #[test]
+    fn bounded() {
+        let mut t = ProcTable::new();
+        for pid in 0..(MAX_PROCESSES as i64 + 100) {
+            t.observe(b"h", pid, None, pid, &Image::default());
+        }
+        assert!(t.len() <= MAX_PROCESSES);
+        // the most recent ones survive
+        assert!(t.get(b"h", MAX_PROCESSES as i64 + 99).is_some());
+    }
+}
