@@ -1,0 +1,146 @@
+//! Data-driven rule tests: every `testdata/rules/**/*.cases.yml` names one rule
+//! file and a list of ECS events with the expected outcome.
+//!
+//! ```yaml
+//! rule: rules/imds/some_rule.yml        # relative to the repository root
+//! cases:
+//!   - name: curl fetches AWS role credentials
+//!     expect: match                     # or: no_match
+//!     event: { "event": {"category": ["process"]}, "process": {...} }
+//! ```
+//!
+//! Each named rule is loaded alone (it must compile without diagnostics), each
+//! event goes through a fresh [`Engine`], and every failing case is reported by
+//! file and name before the test fails.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tripline::Event;
+use tripline::engine::Engine;
+use tripline::rule;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    rule: String,
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    expect: Expect,
+    event: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Expect {
+    Match,
+    NoMatch,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            case_files(&p, out);
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".cases.yml") || n.ends_with(".cases.yaml"))
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// Runs one case file; returns (cases run, failure messages).
+fn run_file(path: &Path) -> (usize, Vec<String>) {
+    let shown = path
+        .strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return (0, vec![format!("{shown}: cannot read: {e}")]),
+    };
+    let file: CaseFile = match yaml_serde::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => return (0, vec![format!("{shown}: invalid case file: {e}")]),
+    };
+    let report = rule::load(&[root().join(&file.rule)], false);
+    if !report.diagnostics.is_empty() || report.rules.len() != 1 {
+        let diags: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+        return (
+            0,
+            vec![format!(
+                "{shown}: rule {} must compile alone into exactly one rule ({} compiled): {}",
+                file.rule,
+                report.rules.len(),
+                diags.join("; ")
+            )],
+        );
+    }
+    let rule_id = report.rules.rules()[0].meta.id.clone();
+    let mut engine = Engine::new(report.rules);
+    let mut failures = Vec::new();
+    if file.cases.is_empty() {
+        failures.push(format!("{shown}: no cases"));
+    }
+    for case in &file.cases {
+        let ev = Event::from_json(&case.event);
+        let mut alerts = Vec::new();
+        engine.process(&ev, &mut |a| alerts.push(a));
+        engine.flush(&mut |a| alerts.push(a));
+        let got = if alerts.is_empty() {
+            Expect::NoMatch
+        } else {
+            Expect::Match
+        };
+        if got != case.expect {
+            failures.push(format!(
+                "{shown}: case {:?}: expected {:?}, got {:?}",
+                case.name, case.expect, got
+            ));
+        }
+        for a in &alerts {
+            if a.rule.id != rule_id || a.events.len() != 1 {
+                failures.push(format!("{shown}: case {:?}: malformed alert", case.name));
+            }
+        }
+    }
+    (file.cases.len(), failures)
+}
+
+#[test]
+fn rule_cases() {
+    let mut files = Vec::new();
+    case_files(&root().join("testdata/rules"), &mut files);
+    assert!(!files.is_empty(), "no testdata/rules/**/*.cases.yml found");
+    let mut total = 0;
+    let mut failures = Vec::new();
+    for f in &files {
+        let (n, fails) = run_file(f);
+        total += n;
+        failures.extend(fails);
+    }
+    eprintln!("{} case files, {total} cases", files.len());
+    assert!(
+        failures.is_empty(),
+        "{} failing rule case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
