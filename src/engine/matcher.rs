@@ -48,7 +48,11 @@ pub fn eval(e: &Expr, ev: &Event) -> bool {
 
 /// Evaluates one predicate.
 pub fn predicate(p: &Predicate, ev: &Event) -> bool {
-    match ev.get_ref(&p.field) {
+    let v = ev.get_ref(&p.field.base);
+    if !p.field.inner.is_empty() {
+        return inner(p, v);
+    }
+    match v {
         None => matches!(p.test, Test::Null | Test::Exists(false)),
         Some(v) => match &p.test {
             Test::Exists(want) => *want,
@@ -60,6 +64,44 @@ pub fn predicate(p: &Predicate, ev: &Event) -> bool {
             },
             t => value(t, v),
         },
+    }
+}
+
+/// A predicate on `base[].inner...`: the leaves reached through objects and arrays.
+fn inner(p: &Predicate, v: Option<FieldValue<'_>>) -> bool {
+    let Some(FieldValue::Json(j)) = v else {
+        return matches!(p.test, Test::Null | Test::Exists(false));
+    };
+    let found = any_leaf(j, &p.field.inner, &mut |leaf| match &p.test {
+        Test::Exists(want) => *want,
+        Test::Null => json_empty(leaf),
+        t => json(t, leaf),
+    });
+    match found {
+        None => matches!(p.test, Test::Null | Test::Exists(false)),
+        Some(b) => b,
+    }
+}
+
+/// Applies `f` to the values at `path` below `j` (arrays searched element by
+/// element); `None` when there is no such value, else whether `f` held for any.
+fn any_leaf(j: &Value, path: &[String], f: &mut dyn FnMut(&Value) -> bool) -> Option<bool> {
+    match j {
+        Value::Null => None,
+        Value::Array(a) => {
+            let mut found = None;
+            for x in a {
+                match any_leaf(x, path, f) {
+                    Some(true) => return Some(true),
+                    Some(false) => found = Some(false),
+                    None => {}
+                }
+            }
+            found
+        }
+        _ if path.is_empty() => Some(f(j)),
+        Value::Object(m) => m.get(&path[0]).and_then(|x| any_leaf(x, &path[1..], f)),
+        _ => None,
     }
 }
 

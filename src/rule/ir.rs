@@ -134,11 +134,53 @@ impl Expr {
     }
 }
 
+/// A field as a rule names it: an event field resolved at compile time, and
+/// optionally a path below it into a JSON value (`auditd.records[].type`:
+/// the `type` of every element of `auditd.records`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Field {
+    /// The event field.
+    pub base: FieldRef,
+    /// Keys below `base`; arrays on the way are searched element by element.
+    pub inner: Vec<String>,
+}
+
+impl Field {
+    /// Parses `a.b` (an event field) or `a.b[].c.d` (field `a.b`, then `c`, `d`
+    /// inside each array element).
+    pub fn parse(path: &str) -> Field {
+        match path.split_once("[]") {
+            None => Field {
+                base: FieldRef::resolve(path),
+                inner: Vec::new(),
+            },
+            Some((base, rest)) => Field {
+                base: FieldRef::resolve(base),
+                inner: rest
+                    .split(['.', '[', ']'])
+                    .filter(|k| !k.is_empty())
+                    .map(String::from)
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.base.path())?;
+        if !self.inner.is_empty() {
+            write!(f, "[].{}", self.inner.join("."))?;
+        }
+        Ok(())
+    }
+}
+
 /// A test on one field of the event.
 #[derive(Debug, Clone)]
 pub struct Predicate {
     /// The field, resolved at compile time.
-    pub field: FieldRef,
+    pub field: Field,
     /// The test.
     pub test: Test,
 }
@@ -528,7 +570,7 @@ impl fmt::Display for Expr {
 
 impl fmt::Display for Predicate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.field.path(), self.test)
+        write!(f, "{} {}", self.field, self.test)
     }
 }
 
@@ -622,6 +664,17 @@ mod tests {
         assert!(m.is_match("viel ärger hier"));
         let m = StrMatch::literal(StrKind::Exact, "a.b", false).unwrap();
         assert!(!m.is_match("axb"));
+    }
+
+    #[test]
+    fn field_paths() {
+        let f = Field::parse("auditd.records[].fields.a0");
+        assert_eq!(f.base.path(), "auditd.records");
+        assert_eq!(f.inner, vec!["fields", "a0"]);
+        assert_eq!(f.to_string(), "auditd.records[].fields.a0");
+        let f = Field::parse("process.args");
+        assert!(f.inner.is_empty());
+        assert_eq!(f.to_string(), "process.args");
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //!     filter:                     # every entry must hold (AND)
 //!       - field: event.category   # ECS field; a list field matches when any element does
 //!         any_of: [process]       # case-insensitive equality with one of these
+//!       - field: event.action
+//!         none_of: [fork]         # and with none of these (absent passes)
 //!     fields:                     # Sigma field -> ECS field (exact name, then case-insensitive)
 //!       Image: process.executable
+//!       type: auditd.records[].type # `[]`: search each element of a JSON array
 //!     values:                     # Sigma fields whose *values* translate too
 //!       Initiated:
 //!         field: event.action
@@ -80,14 +83,19 @@ pub struct LogsourceMapping {
     pub keywords: Vec<String>,
 }
 
-/// `field` equals (case-insensitively) one of `any_of`.
+/// `field` equals (case-insensitively) one of `any_of` (when given) and none of
+/// `none_of` (an absent field passes `none_of`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterCondition {
-    /// ECS field path.
+    /// ECS field path (`a.b[].c` descends into the JSON array `a.b`).
     pub field: String,
     /// Accepted values.
+    #[serde(default)]
     pub any_of: Vec<String>,
+    /// Rejected values.
+    #[serde(default)]
+    pub none_of: Vec<String>,
 }
 
 /// A Sigma field whose values become values of another field.
@@ -213,6 +221,17 @@ impl Mappings {
     pub fn parse(text: &str) -> Result<MappingFile, String> {
         let f = yaml_serde::from_str::<MappingFile>(text).map_err(|e| e.to_string())?;
         for (i, l) in f.logsources.iter().enumerate() {
+            if let Some(f) = l
+                .filter
+                .iter()
+                .find(|f| f.any_of.is_empty() && f.none_of.is_empty())
+            {
+                return Err(format!(
+                    "logsources[{i}] ({}): filter on {} needs any_of or none_of",
+                    l.key(),
+                    f.field
+                ));
+            }
             if (l.unmapped == Unmapped::Prefix) != l.prefix.is_some() {
                 return Err(format!(
                     "logsources[{i}] ({}): `prefix` goes with `unmapped: prefix`, and only with it",
@@ -289,7 +308,7 @@ mod tests {
         let au = m.find(Some("linux"), None, Some("auditd")).expect("auditd");
         assert_eq!(
             au.resolve("a0"),
-            Some(FieldTarget::Field("auditd.data.a0".into()))
+            Some(FieldTarget::Field("auditd.records[].fields.a0".into()))
         );
         assert!(m.find(Some("linux"), Some("file_event"), None).is_none());
         assert!(

@@ -21,10 +21,9 @@ use rsigma_parser::{
     ConditionExpr, Detection as SDetection, DetectionItem, Modifier, Quantifier, SigmaRule,
     SigmaString, SigmaValue, SpecialChar, StringPart,
 };
-use tripline_parsers::ecs::FieldRef;
 
 use super::ir::{
-    Cidr, CmpOp, Detection, Expr, GlobPart, Predicate, RegexMatch, Rule, RuleKind, StrKind,
+    Cidr, CmpOp, Detection, Expr, Field, GlobPart, Predicate, RegexMatch, Rule, RuleKind, StrKind,
     StrMatch, Test,
 };
 use super::mapping::{FieldTarget, LogsourceMapping, Mappings, logsource_key};
@@ -103,29 +102,33 @@ pub fn compile_rule(rule: &SigmaRule, path: &str, ruleset: &str, mappings: &Mapp
     if alts.is_empty() {
         return Err(Unsupported::new("detection has no condition").at("condition"));
     }
-    let filter = Expr::and(
-        mapping
-            .filter
-            .iter()
-            .map(|f| {
-                let field = FieldRef::resolve(&f.field);
-                Ok(Expr::or(
-                    f.any_of
-                        .iter()
-                        .map(|v| {
-                            Ok(Expr::Pred(Predicate {
-                                field: field.clone(),
-                                test: Test::Str(
-                                    StrMatch::literal(StrKind::Exact, v, false)
-                                        .map_err(Unsupported::new)?,
-                                ),
-                            }))
-                        })
-                        .collect::<Res<Vec<_>>>()?,
-                ))
-            })
-            .collect::<Res<Vec<_>>>()?,
-    );
+    let exact = |field: &Field, values: &[String]| -> Res<Expr> {
+        Ok(Expr::or(
+            values
+                .iter()
+                .map(|v| {
+                    Ok(Expr::Pred(Predicate {
+                        field: field.clone(),
+                        test: Test::Str(
+                            StrMatch::literal(StrKind::Exact, v, false)
+                                .map_err(Unsupported::new)?,
+                        ),
+                    }))
+                })
+                .collect::<Res<Vec<_>>>()?,
+        ))
+    };
+    let mut pre = Vec::new();
+    for f in &mapping.filter {
+        let field = Field::parse(&f.field);
+        if !f.any_of.is_empty() {
+            pre.push(exact(&field, &f.any_of)?);
+        }
+        if !f.none_of.is_empty() {
+            pre.push(Expr::not(exact(&field, &f.none_of)?));
+        }
+    }
+    let filter = Expr::and(pre);
     Ok(Rule {
         meta: Arc::new(meta),
         kind: RuleKind::Single(Detection {
@@ -300,7 +303,7 @@ impl Compiler<'_> {
         let mods = Mods::parse(&item.field.modifiers, item.field.name.as_deref(), det)?;
         let key = item.field.name.clone().unwrap_or_default();
         // Which fields the item reads.
-        let fields: Vec<FieldRef> = match &item.field.name {
+        let fields: Vec<Field> = match &item.field.name {
             None => {
                 if self.mapping.keywords.is_empty() {
                     return Err(Unsupported::new(format!(
@@ -312,7 +315,7 @@ impl Compiler<'_> {
                 self.mapping
                     .keywords
                     .iter()
-                    .map(|k| FieldRef::resolve(k))
+                    .map(|k| Field::parse(k))
                     .collect()
             }
             Some(name) => match self.mapping.resolve(name) {
@@ -326,7 +329,7 @@ impl Compiler<'_> {
                 Some(FieldTarget::Values(vm)) => {
                     return self.value_mapped(item, &mods, vm, name);
                 }
-                Some(FieldTarget::Field(f)) => vec![FieldRef::resolve(&f)],
+                Some(FieldTarget::Field(f)) => vec![Field::parse(&f)],
             },
         };
         if mods.exists {
@@ -401,7 +404,7 @@ impl Compiler<'_> {
             ))
             .at(format!("{name}|")));
         }
-        let field = FieldRef::resolve(&vm.field);
+        let field = Field::parse(&vm.field);
         let mut alts = Vec::new();
         for v in &item.values {
             let raw = match v {

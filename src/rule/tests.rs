@@ -281,8 +281,8 @@ fn numbers_compare_as_numbers_and_strings() {
     assert!(hit(&r, conn(json!({"destination": {"port": 8080}}))));
     // Integer rule value against a raw string field.
     let r = rule(AUDITD, "  sel:\n    a1: 3\n  condition: sel");
-    assert!(hit(&r, json!({"auditd": {"data": {"a1": "3"}}})));
-    assert!(!hit(&r, json!({"auditd": {"data": {"a1": "30"}}})));
+    assert!(hit(&r, records(&[("EXECVE", json!({"a1": "3"}))])));
+    assert!(!hit(&r, records(&[("EXECVE", json!({"a1": "30"}))])));
     let r = rule(
         NET,
         "  sel:\n    DestinationPort|gte: 1024\n    SourcePort|lt: 1024\n  condition: sel",
@@ -355,9 +355,9 @@ fn booleans_and_value_translation() {
     let r = rule(NET, "  sel:\n    Initiated: false\n  condition: sel");
     assert!(hit(&r, accepted));
     let r = rule(AUDITD, "  sel:\n    success: true\n  condition: sel");
-    assert!(hit(&r, json!({"auditd": {"data": {"success": true}}})));
-    assert!(hit(&r, json!({"auditd": {"data": {"success": "TRUE"}}})));
-    assert!(!hit(&r, json!({"auditd": {"data": {"success": "no"}}})));
+    assert!(hit(&r, records(&[("SYSCALL", json!({"success": true}))])));
+    assert!(hit(&r, records(&[("SYSCALL", json!({"success": "TRUE"}))])));
+    assert!(!hit(&r, records(&[("SYSCALL", json!({"success": "no"}))])));
 }
 
 #[test]
@@ -410,8 +410,7 @@ fn keywords() {
         AUDITD,
         "  sel:\n    type: EXECVE\n  kw:\n    '|all':\n      - grep\n      - password\n  condition: sel and kw",
     );
-    let ev =
-        |c: &str| json!({"auditd": {"message_type": "EXECVE"}, "process": {"command_line": c}});
+    let ev = |c: &str| json!({"auditd": {"records": [{"type": "EXECVE", "fields": {}}]}, "process": {"command_line": c}});
     assert!(hit(&r, ev("grep -ri PASSWORD /etc")));
     assert!(!hit(&r, ev("grep -ri user /etc")));
     let r = rule(
@@ -422,20 +421,66 @@ fn keywords() {
     assert!(!hit(&r, cmd("iptables")));
 }
 
+/// An auditd event as the parser shapes it: `auditd.records = [{type, fields}]`.
+fn records(recs: &[(&str, serde_json::Value)]) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = recs
+        .iter()
+        .map(|(t, f)| json!({"type": t, "fields": f}))
+        .collect();
+    json!({"event": {"module": "auditd"}, "auditd": {"records": list}})
+}
+
 #[test]
-fn auditd_passthrough_and_record_type_list() {
+fn auditd_fields_are_searched_per_record() {
     let r = rule(
         AUDITD,
-        "  sel:\n    type: EXECVE\n    a0|endswith: iptables\n  condition: sel",
+        "  sel:\n    type: EXECVE\n    a0|endswith: iptables\n    a1: ['-t', '-A']\n  condition: sel",
     );
+    let ex = r.explain();
+    assert!(ex.contains("auditd.records[].type == \"EXECVE\""), "{ex}");
     assert!(hit(
         &r,
-        json!({"auditd": {"message_type": ["SYSCALL", "EXECVE"], "data": {"a0": "/sbin/iptables"}}})
+        records(&[
+            ("SYSCALL", json!({"a0": "7ffd1234", "syscall": "execve"})),
+            (
+                "EXECVE",
+                json!({"argc": "3", "a0": "/sbin/iptables", "a1": "-t", "a2": "nat"})
+            ),
+        ])
     ));
     assert!(!hit(
         &r,
-        json!({"auditd": {"message_type": "SYSCALL", "data": {"a0": "/sbin/iptables"}}})
+        records(&[("SYSCALL", json!({"a0": "/sbin/iptables", "a1": "-t"}))])
     ));
+    // A repeated key is an array: any element.
+    assert!(hit(
+        &r,
+        records(&[("EXECVE", json!({"a0": ["x", "/sbin/iptables"], "a1": "-A"}))])
+    ));
+    // Absent fields: null and exists.
+    let r = rule(
+        AUDITD,
+        "  sel:\n    type: EXECVE\n    key: null\n  condition: sel",
+    );
+    assert!(hit(&r, records(&[("EXECVE", json!({"a0": "x"}))])));
+    assert!(!hit(&r, records(&[("EXECVE", json!({"key": "k"}))])));
+    let r = rule(AUDITD, "  sel:\n    key|exists: true\n  condition: sel");
+    assert!(hit(&r, records(&[("SYSCALL", json!({"key": "k"}))])));
+    assert!(!hit(&r, records(&[("SYSCALL", json!({}))])));
+    assert!(!hit(&r, json!({})));
+}
+
+#[test]
+fn process_creation_excludes_forks() {
+    let r = rule(PROC, "  sel:\n    Image|endswith: /bash\n  condition: sel");
+    assert!(hit(
+        &r,
+        exec(json!({"process": {"executable": "/bin/bash"}}))
+    ));
+    let fork = json!({"event": {"category": ["process"], "type": ["start"], "action": "fork"}, "process": {"executable": "/bin/bash"}});
+    assert!(!hit(&r, fork));
+    let no_action = json!({"event": {"category": ["process"], "type": ["start"]}, "process": {"executable": "/bin/bash"}});
+    assert!(hit(&r, no_action));
 }
 
 #[test]
