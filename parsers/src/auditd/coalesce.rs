@@ -3,13 +3,14 @@
 //! An event is complete, and handed on, when the first of these happens:
 //!
 //! 1. its `EOE` record arrives (kernel events with a syscall context);
-//! 2. it is *eager* — its first record is a user-space or daemon message
-//!    (types 1100–1299, 2000, 2100–2999), which never get an `EOE` — and a
-//!    record of a different event arrives. A user-space message that the
-//!    kernel attached to the sender's syscall (`SERVICE_START` +
-//!    `SYSCALL`/`SOCKADDR`/`EOE`, laurel `record-service-start.txt`) arrives
-//!    back to back and stays one event: once a `SYSCALL` joins, the event
-//!    waits for its `EOE` like any other;
+//! 2. it is *eager* — its first record is not a syscall auxiliary
+//!    (user-space and daemon messages, types 1100–1299 and 2100–2999, and
+//!    kernel records that may stand alone such as `AVC`, `ANOM_*`,
+//!    `LOGIN`; see [`is_standalone_type`]) — and a record of a different
+//!    event arrives. A message that the kernel attached to a syscall
+//!    (`SERVICE_START` + `SYSCALL`/`SOCKADDR`/`EOE`, laurel
+//!    `record-service-start.txt`) arrives back to back and stays one event:
+//!    once a `SYSCALL` joins, the event waits for its `EOE` like any other;
 //! 3. it falls out of the reorder window: more than [`REORDER_WINDOW_EVENTS`]
 //!    newer events have started since it **and** the newest event time seen is
 //!    more than [`REORDER_WINDOW_MS`] past its own. Both conditions, so that
@@ -20,10 +21,17 @@
 //!    early (counted in [`CoalesceStats::evicted`]);
 //! 5. [`Coalescer::flush`] at end of input.
 //!
+//! Completed events are *released* in arrival order (of their first
+//! record): an event completed by its `EOE` waits until every older pending
+//! event is complete too. auditd writes interleaved events with their `EOE`s
+//! in any order (laurel `shell-proc-trace-reordered.txt`); releasing in
+//! arrival order keeps a parent's exec ahead of its children's, which the
+//! process table needs. Completed-but-held events count against
+//! [`MAX_IN_FLIGHT`].
+//!
 //! Serial numbers are only compared for equality, so rollover
-//! (4294967295 -> 0) and gaps from lost messages need no special case.
-//! Pending events are completed in arrival order (first record seen), never
-//! sorted by serial, for the same reason.
+//! (4294967295 -> 0) and gaps from lost messages need no special case;
+//! nothing is ever sorted by serial.
 //!
 //! A record that arrives after its event was completed (a *late* record,
 //! detected for the last [`RECENT_COMPLETED`] events) is dropped and reported
@@ -44,7 +52,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::line::Record;
-use super::tables;
 
 /// Newer events that must have started before an event without `EOE` may be
 /// completed by the reorder window.
@@ -139,13 +146,17 @@ pub struct Coalescer {
     newest_ms: i64,
     done: HashSet<EventKey>,
     done_order: VecDeque<EventKey>,
+    /// Completed events held back until every older event is complete.
+    ready: BTreeMap<u64, CompletedEvent>,
     stats: CoalesceStats,
 }
 
-/// True for record types that are complete on their own (user-space and
-/// daemon messages) unless the kernel attaches a syscall to them.
+/// True for record types that can make an event on their own: everything
+/// but the records that only describe a syscall (`SYSCALL`, `PATH`, `CWD`,
+/// `EXECVE`, `SOCKADDR`, `PROCTITLE`, ... — the same set the ECS mapping
+/// treats as auxiliary).
 pub fn is_standalone_type(rtype: &str) -> bool {
-    matches!(tables::record_type_number(rtype), Some(n) if (1100..=1299).contains(&n) || n == 2000 || (2100..=2999).contains(&n))
+    !super::ecs::is_aux_type(rtype)
 }
 
 impl Coalescer {
@@ -248,8 +259,8 @@ impl Coalescer {
         );
         self.stats.records += 1;
 
-        // Rule 4: bounded in-flight set.
-        while self.inflight.len() > MAX_IN_FLIGHT {
+        // Rule 4: bounded in-flight set (held completed events count too).
+        while self.inflight.len() + self.ready.len() > MAX_IN_FLIGHT && !self.inflight.is_empty() {
             let oldest = *self.inflight.keys().next().expect("non-empty");
             self.stats.evicted += 1;
             self.complete(oldest, out);
@@ -274,6 +285,18 @@ impl Coalescer {
         for id in ids {
             self.complete(id, out);
         }
+        self.release(out);
+    }
+
+    /// Hands on held events that no older pending event precedes.
+    fn release(&mut self, out: &mut dyn FnMut(CompletedEvent)) {
+        let oldest_pending = self.inflight.keys().next().copied().unwrap_or(u64::MAX);
+        while let Some(entry) = self.ready.first_entry() {
+            if *entry.key() > oldest_pending {
+                break;
+            }
+            out(entry.remove());
+        }
     }
 
     fn complete(&mut self, id: u64, out: &mut dyn FnMut(CompletedEvent)) {
@@ -293,11 +316,15 @@ impl Coalescer {
             }
         }
         self.stats.events += 1;
-        out(CompletedEvent {
-            key: ev.key,
-            records: ev.records,
-            truncated: ev.truncated,
-        });
+        self.ready.insert(
+            id,
+            CompletedEvent {
+                key: ev.key,
+                records: ev.records,
+                truncated: ev.truncated,
+            },
+        );
+        self.release(out);
     }
 }
 
@@ -339,11 +366,12 @@ mod tests {
             &rec("EOE", 1, 1),
         ]);
         assert_eq!(errs, 0);
+        // Released in arrival order even though 2's EOE came first.
         assert_eq!(
             evs,
             vec![
-                (2, vec!["SYSCALL".into()]),
-                (1, vec!["SYSCALL".into(), "PATH".into()])
+                (1, vec!["SYSCALL".into(), "PATH".into()]),
+                (2, vec!["SYSCALL".into()])
             ]
         );
     }
@@ -437,6 +465,24 @@ mod tests {
         let mut got = None;
         c.flush(&mut |e| got = Some((e.records.len(), e.truncated)));
         assert_eq!(got, Some((MAX_RECORDS_PER_EVENT, true)));
+    }
+
+    #[test]
+    fn held_events_are_released_when_the_oldest_completes() {
+        let mut c = Coalescer::new();
+        let mut got = Vec::new();
+        for l in [rec("SYSCALL", 1, 1), rec("SYSCALL", 1, 2), rec("EOE", 1, 2)] {
+            c.push(parse_line(l.as_bytes()).unwrap(), &mut |e| {
+                got.push(e.key.serial)
+            })
+            .unwrap();
+        }
+        assert!(got.is_empty(), "2 waits for 1");
+        c.push(parse_line(rec("EOE", 1, 1).as_bytes()).unwrap(), &mut |e| {
+            got.push(e.key.serial)
+        })
+        .unwrap();
+        assert_eq!(got, vec![1, 2]);
     }
 
     #[test]

@@ -26,9 +26,13 @@ use crate::Event;
 
 /// Records that only describe the syscall they belong to.
 fn is_aux(r: &Record) -> bool {
-    let t = r.rtype();
+    is_aux_type(&r.rtype())
+}
+
+/// True for record types that only describe the syscall they belong to.
+pub fn is_aux_type(t: &str) -> bool {
     matches!(
-        t.as_ref(),
+        t,
         "SYSCALL"
             | "URINGOP"
             | "EXECVE"
@@ -562,10 +566,14 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
             if cats
                 .iter()
                 .any(|c| c == "authentication" || c == "iam" || c == "session")
-                && let Some(acct) = meaningful(s(r.text("acct")))
             {
-                e.user.name = Some(acct);
-                e.user.id = meaningful(s(r.text("id")));
+                // The account the message is about, not the reporting daemon.
+                let acct = meaningful(s(r.text("acct")));
+                let id = meaningful(s(r.text("id")));
+                if acct.is_some() || id.is_some() {
+                    e.user.name = acct;
+                    e.user.id = id;
+                }
             }
             if let Some(addr) = meaningful(s(r.text("addr")))
                 && let Ok(ip) = addr.parse::<IpAddr>()

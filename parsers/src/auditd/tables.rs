@@ -192,23 +192,6 @@ pub(crate) fn record_type_name(num: u32) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// The number of a record type given by name (`SYSCALL`, `UNKNOWN[1420]`, `1300`).
-pub(crate) fn record_type_number(name: &str) -> Option<u32> {
-    if let Some(inner) = name
-        .strip_prefix("UNKNOWN[")
-        .and_then(|r| r.strip_suffix(']'))
-    {
-        return inner.parse().ok();
-    }
-    if name.bytes().all(|b| b.is_ascii_digit()) {
-        return name.parse().ok();
-    }
-    RECORD_TYPES
-        .iter()
-        .find(|(_, n)| *n == name)
-        .map(|(num, _)| *num)
-}
-
 /// CPU architecture of a SYSCALL record, from its `arch=` (AUDIT_ARCH_*) value
 /// or the enriched `ARCH=` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
