@@ -55,6 +55,7 @@ AUDIT_TOUCHED=0
 NS_CREATED=0
 ETC_NETNS_CREATED=0
 SERVER_PIDS=()
+RUNNING_PID=
 
 cleanup() {
     local rc=$?
@@ -63,10 +64,10 @@ cleanup() {
         auditctl -D >/dev/null 2>&1
         auditctl -e 0 >/dev/null 2>&1
     fi
-    for p in "${SERVER_PIDS[@]}"; do
+    for p in $RUNNING_PID "${SERVER_PIDS[@]}"; do
         kill "$p" 2>/dev/null
     done
-    for p in "${SERVER_PIDS[@]}"; do
+    for p in $RUNNING_PID "${SERVER_PIDS[@]}"; do
         wait "$p" 2>/dev/null
     done
     if [[ -n $AUDITD_PID ]]; then
@@ -196,7 +197,9 @@ run_ns() {
     local rc=0 pid
     ip netns exec "$NS" "$@" >"$WORK/out/$behaviour" 2>"$WORK/out/$behaviour.err" &
     pid=$!
+    RUNNING_PID=$pid
     wait "$pid" || rc=$?
+    RUNNING_PID=
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$behaviour" "$pid" "$rc" "$connects" "$expected" "$*" >>"$WORK/runs.tsv"
     if [[ $rc != 0 ]]; then
         cat "$WORK/out/$behaviour.err" >&2
