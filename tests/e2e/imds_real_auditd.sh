@@ -110,7 +110,8 @@ fi
 [[ $enabled != 2 ]] || die "kernel audit configuration is locked (enabled=2); cannot run"
 existing=$(auditctl -l)
 if [[ $existing != "No rules" ]]; then
-    die "audit rules already loaded; this test clears all rules on exit (auditctl -D) and will not run over them:
+    die "audit rules already loaded; this test clears all rules on exit (auditctl -D) and will not run over them
+(rules keyed tripline-e2e-* are leftovers of a killed run of this test: remove them with auditctl -D):
 $existing"
 fi
 ip netns list | grep -qw "$NS" && die "network namespace $NS already exists"
