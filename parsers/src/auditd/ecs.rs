@@ -451,6 +451,7 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
                         table.exec(host, pid, e.process.parent.pid, e.timestamp_ns, image);
                     e.process.entity_id = Some(me.entity_id);
                     e.process.parent.entity_id = me.parent_entity_id;
+                    e.process.parent.pid = me.ppid;
                     if let Some(p) = parent {
                         e.process.parent.executable = p.executable;
                         e.process.parent.name = p.name;

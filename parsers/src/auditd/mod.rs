@@ -1,9 +1,9 @@
 //! Linux auditd: `audit.log` text (raw or ENRICHED) to ECS events.
 //!
-//! Pipeline: [`line`] parses one line into a [`line::Record`] (no UTF-8
+//! Pipeline: [`line`](mod@line) parses one line into a [`line::Record`] (no UTF-8
 //! assumption, fields are ranges into the line); [`coalesce`] joins the
 //! records of one event (same `node`, time stamp and serial) until `EOE`, the
-//! reorder window or end of input; [`ecs`](self::ecs) maps the event to an
+//! reorder window or end of input; [`ecs`] maps the event to an
 //! [`Event`], using [`proctable`] for `process.entity_id` and lineage.
 //!
 //! Blank lines and lines starting with `#` (comments in test captures) are
@@ -45,7 +45,7 @@
 //! | `event.outcome` | SYSCALL `success=yes/no` -> `success`/`failure`; user-space `res=success/failed`; a connect with `exit=-115` (EINPROGRESS) -> `unknown` |
 //! | `host.name` | `node=` prefix, when present |
 //! | `host.os.type` | always `linux` |
-//! | `process.pid` / `process.parent.pid` | SYSCALL `pid` / `ppid` (for a fork: the child from `exit`, parent = `pid`) |
+//! | `process.pid` / `process.parent.pid` | SYSCALL `pid` / `ppid` (for a fork: the child from `exit`, parent = `pid`; for an exec reporting `ppid=1` after the real parent exited, the parent the process table knows — raw value in `auditd.data.ppid`) |
 //! | `process.executable` | `exe` (hex decoded; a trailing ` (deleted)` and an rpm `;XXXXXXXX` temp suffix removed — raw value in `auditd.data.exe`) |
 //! | `process.name` | basename of `process.executable`, else `comm` |
 //! | `process.args`, `process.args_count` | EXECVE `aN` and `aN[i]` chunks (hex decoded, joined across EXECVE records); PROCTITLE when there is no EXECVE |

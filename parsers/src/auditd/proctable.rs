@@ -187,7 +187,10 @@ impl ProcTable {
     }
 
     /// Records an exec by `pid` (child of `ppid`) at `time_ns`. Returns the new
-    /// entry and a snapshot of the parent's entry.
+    /// entry and a snapshot of the parent's entry. When the syscall reports
+    /// `ppid` 1 but the table knows the process's original parent (it was
+    /// reparented to init after its parent exited), the original parent is
+    /// kept; the returned entry's `ppid` says which one was used.
     pub fn exec(
         &mut self,
         host: &[u8],
@@ -196,6 +199,16 @@ impl ProcTable {
         time_ns: i64,
         image: Image,
     ) -> (ProcInfo, Option<ProcInfo>) {
+        // Reparented to init because the real parent exited (laurel
+        // fork-sleep-exec.txt): keep the lineage the table already knows.
+        let known = self
+            .map
+            .get(&(Box::from(host), pid))
+            .and_then(|e| e.info.ppid);
+        let ppid = match (ppid, known) {
+            (Some(1), Some(k)) if k != 1 => Some(k),
+            _ => ppid,
+        };
         let parent = ppid.map(|pp| {
             self.parent_id(host, pp, time_ns);
             self.get(host, pp).cloned().unwrap_or_default()
@@ -286,6 +299,20 @@ mod tests {
         assert_eq!(child.executable.as_deref(), Some("/bin/bash"));
         let (_, parent) = t.exec(b"h", 301, Some(300), 4, img("/bin/ls"));
         assert_eq!(parent.unwrap().entity_id, child.entity_id);
+    }
+
+    #[test]
+    fn reparented_child_keeps_lineage() {
+        let mut t = ProcTable::new();
+        let (p, _) = t.exec(b"h", 10, Some(5), 1, img("/bin/parent"));
+        t.fork(b"h", 10, 11, 2, &Image::default());
+        let (child, parent) = t.exec(b"h", 11, Some(1), 3, img("/bin/true"));
+        assert_eq!(child.ppid, Some(10));
+        assert_eq!(
+            child.parent_entity_id.as_deref(),
+            Some(p.entity_id.as_str())
+        );
+        assert_eq!(parent.unwrap().executable.as_deref(), Some("/bin/parent"));
     }
 
     #[test]
