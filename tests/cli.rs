@@ -77,17 +77,15 @@ fn scan_normal_log_flags_the_imds_connect() {
     );
     assert!(a["rule"]["id"].is_string() && a["rule"]["name"].is_string());
     let threat = a["threat"].as_array().expect("threat[]");
-    assert!(threat.iter().any(
-        |t| {
-            t["technique"].as_array().is_some_and(|ts| {
-                ts.iter().any(|te| {
-                    te["subtechnique"]
-                        .as_array()
-                        .is_some_and(|s| s.iter().any(|x| x["id"] == "T1552.005"))
-                })
+    assert!(threat.iter().any(|t| {
+        t["technique"].as_array().is_some_and(|ts| {
+            ts.iter().any(|te| {
+                te["subtechnique"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|x| x["id"] == "T1552.005"))
             })
-        }
-    ));
+        })
+    }));
     assert_eq!(
         a["tripline"]["events"][0]["event"]["action"],
         "connection_attempted"

@@ -51,7 +51,7 @@ pub fn check(args: CheckArgs) -> Result<Exit> {
     }
     Ok(if file_error {
         Exit::Error
-    } else if !report.diagnostics.is_empty() {
+    } else if compiled < report.total {
         Exit::Alerts
     } else {
         Exit::Clean

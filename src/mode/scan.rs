@@ -93,30 +93,33 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
     let with_embedded = args.rules.is_empty() || args.default_rules;
     let report = rule::load(&args.rules, with_embedded);
     let mut file_errors = 0;
-    let mut skipped = 0;
-    for d in &report.diagnostics {
-        if d.file_error {
-            file_errors += 1;
-            eprintln!("tripline: error: {}", escape(&d.to_string()));
-        } else {
-            skipped += 1;
-        }
+    for d in report.diagnostics.iter().filter(|d| d.file_error) {
+        file_errors += 1;
+        eprintln!("tripline: error: {}", escape(&d.to_string()));
     }
     if file_errors > 0 {
         eprintln!("tripline: {file_errors} rule file(s) could not be loaded; not scanning");
         return Ok(Exit::Error);
     }
-    if skipped > 0 && !args.input.quiet {
-        for d in report.diagnostics.iter().filter(|d| !d.file_error).take(5) {
+    // Diagnostics that are not file errors are either skipped rules or warnings
+    // about rules that still loaded; count skipped rules from the totals.
+    let skipped = report.total.saturating_sub(report.rules.len());
+    if !report.diagnostics.is_empty() && !args.input.quiet {
+        for d in report.diagnostics.iter().take(5) {
+            eprintln!("tripline: warning: {}", escape(&d.to_string()));
+        }
+        if report.diagnostics.len() > 5 {
             eprintln!(
-                "tripline: warning: rule skipped: {}",
-                escape(&d.to_string())
+                "tripline: warning: {} more rule diagnostics (`tripline rules check` lists them all)",
+                report.diagnostics.len() - 5
             );
         }
-        eprintln!(
-            "tripline: warning: {skipped} of {} rules skipped as unsupported (`tripline rules check` lists them all)",
-            report.total
-        );
+        if skipped > 0 {
+            eprintln!(
+                "tripline: warning: {skipped} of {} rules skipped as unsupported",
+                report.total
+            );
+        }
     }
     if report.rules.is_empty() {
         eprintln!("tripline: error: no rule compiled; nothing to scan for");
