@@ -6,6 +6,10 @@
 //! `ausearch` comes from the `auditd` package. Without it the test prints a loud
 //! SKIPPED line and passes, unless `TRIPLINE_REQUIRE_AUSEARCH=1` (set by
 //! `.ci/run`), in which case a missing `ausearch` fails the test.
+//!
+//! Linux only: `ausearch` is part of Linux's audit userspace and does not exist
+//! on Windows or macOS, so the Windows suite under Wine does not build this test.
+#![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

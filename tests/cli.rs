@@ -335,3 +335,47 @@ fn dirty_input_is_reported_and_survived() {
             .any(|e| e["event"]["sequence"] == 778 && e["process"]["executable"] == "/usr/bin/id")
     );
 }
+
+/// Windows paths: a drive letter and backslashes, for a file and a directory
+/// (CI runs this suite under Wine, where the repository is on drive Z:).
+#[cfg(windows)]
+#[test]
+fn windows_paths_with_drive_letters_and_backslashes() {
+    let dir =
+        std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")).unwrap();
+    let dir = dir.display().to_string();
+    let dir = dir.strip_prefix(r"\\?\").unwrap_or(&dir).to_string();
+    assert_eq!(dir.as_bytes()[1], b':', "no drive letter in {dir}");
+    let file = format!(r"{dir}\auditd\go-libaudit\testdata\normal.log");
+    let out = tripline(&["scan", &file]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        ndjson(&out.stdout)
+            .iter()
+            .any(|a| a["destination"]["ip"] == "169.254.169.254")
+    );
+
+    let out = tripline(&["scan", &format!(r"{dir}\e2e")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = ndjson(&out.stdout);
+    assert_eq!(
+        alerts.len(),
+        22,
+        "the real IMDS log raises 22 alerts on every platform"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 inputs"),
+        "the directory walk found the log: {stderr}"
+    );
+}
