@@ -6,7 +6,8 @@
 //!
 //! - `@timestamp`: the time of the (last) matching event.
 //! - `event.kind: "alert"`, `event.severity`, `event.risk_score`, `event.category`/`event.type`/`event.action` of the matching event,
-//! - `rule.{id,name,description,reference,author,ruleset}`, `threat[]` (MITRE ATT&CK framework, tactic, technique, subtechnique),
+//! - `rule.{id,uuid,name,description,reference,author,ruleset}`, `threat.{framework,tactic,technique,technique.subtechnique}.*`
+//!   (MITRE ATT&CK; ECS's shape: one object whose leaves are arrays),
 //! - `host.*`, `process.*`, `user.*`, `destination.*`, ... copied from the matching event so a SIEM can pivot on them,
 //! - `message`: `"<rule name> (<severity>)"` and a short description of the matching event,
 //! - `tripline.events`: the matching event(s) in full, in order (one per sequence stage),
@@ -21,6 +22,83 @@ use serde_json::{Map, Value, json};
 use tripline_parsers::Event;
 
 use crate::rule::RuleMeta;
+
+/// `threat.*` in ECS's shape: one object whose leaves are arrays
+/// (`threat.tactic.id: ["TA0006", "TA0007"]`, `threat.technique.subtechnique.id: ["T1552.005"]`),
+/// deduplicated in rule order. ECS defines these leaves as arrays and `threat`
+/// itself as an object; Elasticsearch flattens arrays of objects the same way,
+/// so nothing a query can see is lost.
+fn threat_json(threats: &[crate::rule::Threat]) -> Option<Value> {
+    fn push(list: &mut Vec<Value>, v: String) {
+        let v = Value::String(v);
+        if !list.contains(&v) {
+            list.push(v);
+        }
+    }
+    let (mut tac_id, mut tac_name, mut tac_ref) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut te_id, mut te_name, mut te_ref) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sub_id, mut sub_name, mut sub_ref) = (Vec::new(), Vec::new(), Vec::new());
+    for t in threats {
+        if !t.tactic_id.is_empty() {
+            push(&mut tac_id, t.tactic_id.clone());
+            push(
+                &mut tac_ref,
+                format!("https://attack.mitre.org/tactics/{}/", t.tactic_id),
+            );
+        }
+        if !t.tactic_name.is_empty() {
+            push(&mut tac_name, t.tactic_name.clone());
+        }
+        for te in &t.techniques {
+            push(&mut te_id, te.id.clone());
+            push(
+                &mut te_ref,
+                format!("https://attack.mitre.org/techniques/{}/", te.id),
+            );
+            if !te.name.is_empty() {
+                push(&mut te_name, te.name.clone());
+            }
+            for (id, name) in &te.subtechniques {
+                push(&mut sub_id, id.clone());
+                push(
+                    &mut sub_ref,
+                    format!(
+                        "https://attack.mitre.org/techniques/{}/",
+                        id.replace('.', "/")
+                    ),
+                );
+                if !name.is_empty() {
+                    push(&mut sub_name, name.clone());
+                }
+            }
+        }
+    }
+    if tac_id.is_empty() && tac_name.is_empty() && te_id.is_empty() {
+        return None;
+    }
+    fn obj(fields: [(&str, Vec<Value>); 3]) -> Map<String, Value> {
+        fields
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), Value::Array(v)))
+            .collect()
+    }
+    let mut threat = Map::new();
+    threat.insert("framework".into(), json!("MITRE ATT&CK"));
+    let tactic = obj([("id", tac_id), ("name", tac_name), ("reference", tac_ref)]);
+    if !tactic.is_empty() {
+        threat.insert("tactic".into(), Value::Object(tactic));
+    }
+    let mut technique = obj([("id", te_id), ("name", te_name), ("reference", te_ref)]);
+    let sub = obj([("id", sub_id), ("name", sub_name), ("reference", sub_ref)]);
+    if !sub.is_empty() {
+        technique.insert("subtechnique".into(), Value::Object(sub));
+    }
+    if !technique.is_empty() {
+        threat.insert("technique".into(), Value::Object(technique));
+    }
+    Some(Value::Object(threat))
+}
 
 /// A rule that fired, with the event(s) that made it fire.
 #[derive(Debug, Clone)]
@@ -102,75 +180,8 @@ impl Alert {
         doc.insert("rule".into(), Value::Object(rule));
         doc.insert("log".into(), json!({"level": r.severity.name()}));
 
-        if !r.threat.is_empty() {
-            let threats: Vec<Value> = r
-                .threat
-                .iter()
-                .map(|t| {
-                    let mut o = Map::new();
-                    o.insert("framework".into(), json!("MITRE ATT&CK"));
-                    if !t.tactic_id.is_empty() || !t.tactic_name.is_empty() {
-                        let mut tac = Map::new();
-                        if !t.tactic_id.is_empty() {
-                            tac.insert("id".into(), json!(t.tactic_id));
-                            tac.insert(
-                                "reference".into(),
-                                json!(format!("https://attack.mitre.org/tactics/{}/", t.tactic_id)),
-                            );
-                        }
-                        if !t.tactic_name.is_empty() {
-                            tac.insert("name".into(), json!(t.tactic_name));
-                        }
-                        o.insert("tactic".into(), Value::Object(tac));
-                    }
-                    if !t.techniques.is_empty() {
-                        let techs: Vec<Value> = t
-                            .techniques
-                            .iter()
-                            .map(|te| {
-                                let mut m = Map::new();
-                                m.insert("id".into(), json!(te.id));
-                                if !te.name.is_empty() {
-                                    m.insert("name".into(), json!(te.name));
-                                }
-                                m.insert(
-                                    "reference".into(),
-                                    json!(format!(
-                                        "https://attack.mitre.org/techniques/{}/",
-                                        te.id
-                                    )),
-                                );
-                                if !te.subtechniques.is_empty() {
-                                    let subs: Vec<Value> = te
-                                        .subtechniques
-                                        .iter()
-                                        .map(|(id, name)| {
-                                            let mut s = Map::new();
-                                            s.insert("id".into(), json!(id));
-                                            if !name.is_empty() {
-                                                s.insert("name".into(), json!(name));
-                                            }
-                                            s.insert(
-                                                "reference".into(),
-                                                json!(format!(
-                                                    "https://attack.mitre.org/techniques/{}/",
-                                                    id.replace('.', "/")
-                                                )),
-                                            );
-                                            Value::Object(s)
-                                        })
-                                        .collect();
-                                    m.insert("subtechnique".into(), Value::Array(subs));
-                                }
-                                Value::Object(m)
-                            })
-                            .collect();
-                        o.insert("technique".into(), Value::Array(techs));
-                    }
-                    Value::Object(o)
-                })
-                .collect();
-            doc.insert("threat".into(), Value::Array(threats));
+        if let Some(threat) = threat_json(&r.threat) {
+            doc.insert("threat".into(), threat);
         }
         if !r.tags.is_empty() {
             doc.insert("tags".into(), json!(r.tags));

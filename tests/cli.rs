@@ -76,16 +76,17 @@ fn scan_normal_log_flags_the_imds_connect() {
             .starts_with("/usr/bin/python2.7")
     );
     assert!(a["rule"]["id"].is_string() && a["rule"]["name"].is_string());
-    let threat = a["threat"].as_array().expect("threat[]");
-    assert!(threat.iter().any(|t| {
-        t["technique"].as_array().is_some_and(|ts| {
-            ts.iter().any(|te| {
-                te["subtechnique"]
-                    .as_array()
-                    .is_some_and(|s| s.iter().any(|x| x["id"] == "T1552.005"))
-            })
-        })
-    }));
+    let threat = &a["threat"];
+    assert_eq!(threat["framework"], "MITRE ATT&CK");
+    let subs = threat["technique"]["subtechnique"]["id"]
+        .as_array()
+        .expect("subtechnique ids");
+    assert!(subs.iter().any(|x| x == "T1552.005"), "{threat}");
+    assert!(
+        threat["tactic"]["id"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == "TA0006"))
+    );
     assert_eq!(
         a["tripline"]["events"][0]["event"]["action"],
         "connection_attempted"
