@@ -81,9 +81,19 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Rules")]
     pub default_rules: bool,
 
-    /// Write alerts to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
-    pub output: Option<PathBuf>,
+    /// Where alerts go (repeatable; default stdout): `-`, a file path,
+    /// `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT` or `syslog+unix:///dev/log`.
+    #[arg(short, long = "output", value_name = "SPEC", help_heading = "Output")]
+    pub outputs: Vec<String>,
+
+    /// Syslog facility for syslog outputs (auth, authpriv, daemon, local0..local7, ...).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "auth",
+        help_heading = "Output"
+    )]
+    pub syslog_facility: String,
 }
 
 /// `tripline convert`

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use tripline::engine::Engine;
 use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, escape, read_input};
 use tripline::rule;
-use tripline::sink::{AlertSink, JsonlSink};
+use tripline::sink::syslog::{SyslogSink, facility_from_name};
+use tripline::sink::{AlertSink, JsonlSink, MultiSink, OutputSpec};
 use tripline::source::collect_inputs;
 use tripline_parsers::Format;
 
@@ -88,6 +89,34 @@ fn summary_line(stats: &ReadStats) -> String {
     )
 }
 
+/// Opens every `--output` (stdout when none is given); a bad spec or an
+/// unreachable receiver is an error before any input is read.
+pub fn open_sinks(specs: &[String], facility: &str) -> Result<MultiSink> {
+    let facility = facility_from_name(facility)
+        .with_context(|| format!("unknown syslog facility {facility:?}"))?;
+    let specs: Vec<&str> = if specs.is_empty() {
+        vec!["-"]
+    } else {
+        specs.iter().map(String::as_str).collect()
+    };
+    let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
+    for spec in specs {
+        let parsed = OutputSpec::parse(spec).map_err(anyhow::Error::msg)?;
+        sinks.push(match parsed {
+            OutputSpec::Stdout => Box::new(JsonlSink::new(open_output(None)?)),
+            OutputSpec::File(p) => Box::new(JsonlSink::new(
+                open_output(Some(&p))
+                    .with_context(|| format!("cannot open output {}", p.display()))?,
+            )),
+            OutputSpec::Syslog(t) => Box::new(
+                SyslogSink::new(t.clone(), facility)
+                    .with_context(|| format!("cannot reach syslog output {spec}"))?,
+            ),
+        });
+    }
+    Ok(MultiSink::new(sinks))
+}
+
 /// `tripline scan`.
 pub fn scan(args: ScanArgs) -> Result<Exit> {
     let with_embedded = args.rules.is_empty() || args.default_rules;
@@ -127,25 +156,18 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
     }
     let rule_count = report.rules.len();
     let mut engine = Engine::new(report.rules);
-    let out = open_output(args.output.as_deref()).with_context(|| {
-        format!(
-            "cannot open output {:?}",
-            args.output.as_deref().unwrap_or("-".as_ref())
-        )
-    })?;
-    let mut sink = JsonlSink::new(out);
+    let mut sink = open_sinks(&args.outputs, &args.syslog_facility)?;
     sink.begin()?;
     let mut alerts = 0u64;
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
-    let mut push =
-        |a: tripline::alert::Alert, sink: &mut JsonlSink<Box<dyn Write>>| -> Result<()> {
-            alerts += 1;
-            *by_rule
-                .entry(format!("{} [{}]", a.rule.name, a.rule.severity.name()))
-                .or_default() += 1;
-            sink.alert(&a)?;
-            Ok(())
-        };
+    let mut push = |a: tripline::alert::Alert, sink: &mut MultiSink| -> Result<()> {
+        alerts += 1;
+        *by_rule
+            .entry(format!("{} [{}]", a.rule.name, a.rule.severity.name()))
+            .or_default() += 1;
+        sink.alert(&a)?;
+        Ok(())
+    };
     let (stats, failed) = read_all(&args.input, &mut |ev| {
         let mut pending = Vec::new();
         engine.process(&ev, &mut |a| pending.push(a));

@@ -1,6 +1,19 @@
-//! Alert sinks: where alerts go.
+//! Alert sinks: where alerts go. Several at once: every alert goes to every sink.
+//!
+//! Output specifications (`-o/--output`, repeatable):
+//!
+//! | spec | sink |
+//! |---|---|
+//! | `-` | NDJSON on stdout (the default when no `-o` is given) |
+//! | `PATH` | NDJSON into a file (created or truncated) |
+//! | `syslog+udp://HOST:PORT` | RFC 5424 over UDP ([`syslog`]) |
+//! | `syslog+tcp://HOST:PORT` | RFC 5424 over TCP, octet-counted framing |
+//! | `syslog+unix:///dev/log` | RFC 5424 to a unix datagram socket (unix only) |
+
+pub mod syslog;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::alert::Alert;
 
@@ -27,6 +40,84 @@ pub trait AlertSink {
     }
 }
 
+/// One parsed `--output` specification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// NDJSON to stdout.
+    Stdout,
+    /// NDJSON to a file.
+    File(PathBuf),
+    /// RFC 5424 syslog.
+    Syslog(syslog::Transport),
+}
+
+impl OutputSpec {
+    /// Parses `-`, a path, or `syslog+udp://`, `syslog+tcp://`, `syslog+unix://` URLs.
+    ///
+    /// # Errors
+    /// A `syslog+…` URL without a host and port (or path), or an unknown `syslog+` scheme.
+    pub fn parse(spec: &str) -> Result<OutputSpec, String> {
+        if spec == "-" {
+            return Ok(OutputSpec::Stdout);
+        }
+        let Some(rest) = spec.strip_prefix("syslog+") else {
+            return Ok(OutputSpec::File(PathBuf::from(spec)));
+        };
+        let (scheme, target) = rest
+            .split_once("://")
+            .ok_or_else(|| format!("{spec}: expected syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT or syslog+unix:///PATH"))?;
+        let hostport = |t: &str| -> Result<String, String> {
+            let t = t.trim_end_matches('/');
+            match t.rsplit_once(':') {
+                Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(t.to_string()),
+                _ => Err(format!("{spec}: expected HOST:PORT after {scheme}://")),
+            }
+        };
+        Ok(OutputSpec::Syslog(match scheme {
+            "udp" => syslog::Transport::Udp(hostport(target)?),
+            "tcp" => syslog::Transport::Tcp(hostport(target)?),
+            "unix" if target.starts_with('/') => syslog::Transport::Unix(PathBuf::from(target)),
+            "unix" => return Err(format!("{spec}: expected an absolute socket path")),
+            other => {
+                return Err(format!(
+                    "{spec}: unknown syslog transport {other:?} (udp, tcp, unix)"
+                ));
+            }
+        }))
+    }
+}
+
+/// Sends every alert to each of several sinks, in order.
+#[derive(Default)]
+pub struct MultiSink {
+    sinks: Vec<Box<dyn AlertSink>>,
+}
+
+impl MultiSink {
+    /// A sink fanning out to `sinks`.
+    pub fn new(sinks: Vec<Box<dyn AlertSink>>) -> Self {
+        MultiSink { sinks }
+    }
+}
+
+impl AlertSink for MultiSink {
+    fn begin(&mut self) -> Result<(), SinkError> {
+        self.sinks.iter_mut().try_for_each(|s| s.begin())
+    }
+
+    fn alert(&mut self, alert: &Alert) -> Result<bool, SinkError> {
+        let mut go_on = true;
+        for s in &mut self.sinks {
+            go_on &= s.alert(alert)?;
+        }
+        Ok(go_on)
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.sinks.iter_mut().try_for_each(|s| s.finish())
+    }
+}
+
 /// NDJSON: one ECS alert document per line.
 pub struct JsonlSink<W: Write> {
     out: W,
@@ -49,5 +140,40 @@ impl<W: Write> AlertSink for JsonlSink<W> {
     fn finish(&mut self) -> Result<(), SinkError> {
         self.out.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_specs() {
+        assert_eq!(OutputSpec::parse("-"), Ok(OutputSpec::Stdout));
+        assert_eq!(
+            OutputSpec::parse("alerts.ndjson"),
+            Ok(OutputSpec::File("alerts.ndjson".into()))
+        );
+        assert_eq!(
+            OutputSpec::parse("syslog+udp://127.0.0.1:514"),
+            Ok(OutputSpec::Syslog(syslog::Transport::Udp(
+                "127.0.0.1:514".into()
+            )))
+        );
+        assert_eq!(
+            OutputSpec::parse("syslog+tcp://[::1]:6514"),
+            Ok(OutputSpec::Syslog(syslog::Transport::Tcp(
+                "[::1]:6514".into()
+            )))
+        );
+        assert_eq!(
+            OutputSpec::parse("syslog+unix:///dev/log"),
+            Ok(OutputSpec::Syslog(syslog::Transport::Unix(
+                "/dev/log".into()
+            )))
+        );
+        assert!(OutputSpec::parse("syslog+udp://nohost").is_err());
+        assert!(OutputSpec::parse("syslog+smoke://x:1").is_err());
+        assert!(OutputSpec::parse("syslog+unix://relative").is_err());
     }
 }
