@@ -3,9 +3,10 @@
 //! Shared by `scan` and `convert` (and later `tail`): the caller decides what
 //! happens to each event.
 
-use std::io;
+use std::io::{self, Read};
 
-use tripline_parsers::{Event, Format, Location};
+use tripline_parsers::sysmon::evtx::EvtxReader;
+use tripline_parsers::{Event, Format, Location, ParseError, json};
 
 use crate::source::{Input, Line, LineReader, peek_head};
 
@@ -51,6 +52,24 @@ impl ErrorReporter {
     fn start_input(&mut self) {
         self.printed = 0;
         self.suppressed = 0;
+    }
+
+    /// Reports one bad record of a binary or multi-line input (EVTX record
+    /// id, JSON document) at `input`.
+    pub fn bad_record_err(&mut self, input: &str, e: &ParseError) {
+        if self.quiet {
+            return;
+        }
+        if self.printed < self.per_input_limit {
+            self.printed += 1;
+            eprintln!(
+                "tripline: {}: bad record: {}",
+                escape(input),
+                escape(&e.to_string())
+            );
+        } else {
+            self.suppressed += 1;
+        }
     }
 
     /// Reports one bad record at `input:line`.
@@ -140,6 +159,11 @@ pub fn read_input(
     };
     stats.inputs += 1;
     reporter.start_input();
+    if !format.is_line_based() {
+        let result = read_whole(input, reader, format, max_line, stats, reporter, on_event);
+        reporter.end_input(&name);
+        return result;
+    }
     let mut parser = format.parser();
     let mut lines = LineReader::new(reader, max_line);
     let mut events = 0u64;
@@ -180,6 +204,83 @@ pub fn read_input(
     reporter.end_input(&name);
     result
 }
+
+/// Largest EVTX read from a non-seekable input (stdin), which must be held in memory.
+const MAX_UNSEEKABLE_EVTX: u64 = 1 << 30;
+
+/// Reads a format that is not line based: EVTX (seekable, chunk by chunk) and
+/// JSON in any framing.
+fn read_whole(
+    input: &Input,
+    mut reader: Box<dyn io::BufRead + Send>,
+    format: Format,
+    max_line: usize,
+    stats: &mut ReadStats,
+    reporter: &mut ErrorReporter,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<(), InputFailure> {
+    let name = input.display_name();
+    let mut events = 0u64;
+    let mut bad = 0u64;
+    let mut emit = |ev: Event| {
+        events += 1;
+        on_event(ev);
+    };
+    let mut report = |e: ParseError| {
+        bad += 1;
+        reporter.bad_record_err(&name, &e);
+    };
+    let result = match format {
+        Format::Evtx => {
+            let (mut evtx, len) = match input {
+                Input::File { path, .. } => {
+                    drop(reader);
+                    let f = std::fs::File::open(path)?;
+                    let len = f.metadata()?.len();
+                    let r = EvtxReader::new(Box::new(f) as Box<dyn ReadSeek>);
+                    (r, len)
+                }
+                Input::Stdin => {
+                    let mut buf = Vec::new();
+                    reader
+                        .by_ref()
+                        .take(MAX_UNSEEKABLE_EVTX)
+                        .read_to_end(&mut buf)?;
+                    let len = buf.len() as u64;
+                    let r = EvtxReader::new(Box::new(io::Cursor::new(buf)) as Box<dyn ReadSeek>);
+                    (r, len)
+                }
+            };
+            match evtx.as_mut() {
+                Ok(r) => {
+                    let st = r.read(&mut emit, &mut report);
+                    stats.records += st.records + st.errors;
+                    stats.bytes += len;
+                    Ok(())
+                }
+                Err(e) => Err(InputFailure::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    e.to_string(),
+                ))),
+            }
+        }
+        _ => match json::read_json(reader, max_line, &mut emit, &mut report) {
+            Ok(st) => {
+                stats.records += st.documents;
+                stats.bytes += st.bytes;
+                Ok(())
+            }
+            Err(e) => Err(InputFailure::Io(e)),
+        },
+    };
+    stats.bad_records += bad;
+    stats.events += events;
+    result
+}
+
+/// A seekable byte source for EVTX.
+trait ReadSeek: io::Read + io::Seek + Send {}
+impl<T: io::Read + io::Seek + Send> ReadSeek for T {}
 
 #[cfg(test)]
 mod tests {

@@ -393,7 +393,12 @@ impl Event {
         for (path, v) in &self.extra {
             insert_path(&mut root, path, v.clone());
         }
-        Value::Object(root)
+        let mut doc = Value::Object(root);
+        // Keys sorted at every level, whether or not serde_json's
+        // `preserve_order` feature is on (the `evtx` crate turns it on for the
+        // whole build): output stays byte-stable across builds.
+        doc.sort_all_objects();
+        doc
     }
 }
 

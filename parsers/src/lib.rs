@@ -30,6 +30,8 @@
 
 pub mod auditd;
 pub mod ecs;
+pub mod json;
+pub mod sysmon;
 
 pub use ecs::{Event, FieldValue};
 
@@ -44,17 +46,37 @@ pub struct Location {
 }
 
 /// A record that could not be parsed. The caller adds the file name.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+///
+/// Line-based formats locate it by line and byte offset; binary EVTX by
+/// record id (when the record header was readable) or byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-#[error("line {line} (byte {offset}): {message}")]
 pub struct ParseError {
-    /// 1-based line number of the bad record.
+    /// 1-based line number of the bad record (0 for binary inputs).
     pub line: u64,
     /// Byte offset of the bad record.
     pub offset: u64,
+    /// The record id (EVTX `EventRecordID`), when the input numbers its records.
+    pub record: Option<u64>,
     /// What was wrong, lowercase and specific.
     pub message: String,
 }
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.record {
+            Some(r) => write!(f, "record {r}: {}", self.message),
+            None if self.line == 0 => write!(f, "byte {}: {}", self.offset, self.message),
+            None => write!(
+                f,
+                "line {} (byte {}): {}",
+                self.line, self.offset, self.message
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 impl ParseError {
     /// Builds an error at `loc`.
@@ -62,6 +84,27 @@ impl ParseError {
         ParseError {
             line: loc.line,
             offset: loc.offset,
+            record: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error for the record with this id (binary formats).
+    pub fn record(id: u64, message: impl Into<String>) -> Self {
+        ParseError {
+            line: 0,
+            offset: 0,
+            record: Some(id),
+            message: message.into(),
+        }
+    }
+
+    /// An error at a byte offset of a binary or multi-line input.
+    pub fn at_byte(offset: u64, message: impl Into<String>) -> Self {
+        ParseError {
+            line: 0,
+            offset,
+            record: None,
             message: message.into(),
         }
     }
@@ -95,16 +138,24 @@ pub trait Parser {
 pub enum Format {
     /// Linux audit.log text (raw or enriched).
     Auditd,
+    /// Raw Windows `.evtx` (binary; read by [`sysmon::evtx::EvtxReader`], not line by line).
+    Evtx,
+    /// JSON documents: Windows event exports (`evtx_dump`, Winlogbeat, NXLog /
+    /// OTRF, PowerShell) and ECS documents, as JSON lines, a JSON array or
+    /// concatenated objects (read by [`json::read_json`]).
+    Json,
 }
 
 impl Format {
     /// Every format, in detection order.
-    pub const ALL: &'static [Format] = &[Format::Auditd];
+    pub const ALL: &'static [Format] = &[Format::Evtx, Format::Json, Format::Auditd];
 
     /// The name used on the command line (`--format auditd`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Auditd => "auditd",
+            Format::Evtx => "evtx",
+            Format::Json => "json",
         }
     }
 
@@ -118,16 +169,35 @@ impl Format {
 
     /// Guesses the format from the first bytes of an input, or `None`.
     pub fn detect(head: &[u8]) -> Option<Format> {
+        if sysmon::evtx::looks_like_evtx(head) {
+            return Some(Format::Evtx);
+        }
+        // Before auditd: a JSON document may quote an audit record.
+        if json::looks_like_json(head) {
+            return Some(Format::Json);
+        }
         if auditd::looks_like_auditd(head) {
             return Some(Format::Auditd);
         }
         None
     }
 
-    /// A fresh parser for this format.
+    /// True if the format is read line by line through [`Format::parser`];
+    /// false for [`Format::Evtx`] (binary, needs `Read + Seek`) and
+    /// [`Format::Json`] (arrays and pretty-printed objects span lines), which
+    /// callers read with [`sysmon::evtx::EvtxReader`] and [`json::read_json`].
+    pub fn is_line_based(self) -> bool {
+        matches!(self, Format::Auditd)
+    }
+
+    /// A fresh line parser for this format. For [`Format::Json`] it parses
+    /// JSON lines only; for [`Format::Evtx`] every line is an error (see
+    /// [`Format::is_line_based`]).
     pub fn parser(self) -> Box<dyn Parser + Send> {
         match self {
             Format::Auditd => Box::new(auditd::AuditdParser::new()),
+            Format::Json => Box::new(json::JsonLinesParser),
+            Format::Evtx => Box::new(json::NotLineBased),
         }
     }
 }

@@ -1,0 +1,542 @@
+//! JSON inputs: framing (JSON lines, a top-level array, concatenated or
+//! pretty-printed objects) and shape detection per document.
+//!
+//! Memory stays bounded: JSON lines are read one line at a time (a line over
+//! the limit is one error and is skipped), a top-level array is streamed
+//! element by element, concatenated objects one object at a time.
+//!
+//! # Shapes (checked per document, in this order)
+//!
+//! | shape | recognized by | read by |
+//! |---|---|---|
+//! | Elasticsearch hit / search / EQL response | `_source`, `hits.hits[]`, `hits.events[]`, `hits.sequences[].events[]` | unwrapped, then each document below |
+//! | `evtx_dump` | `Event.System` | [`sysmon::shapes::from_evtx_json`](crate::sysmon::shapes::from_evtx_json) |
+//! | Winlogbeat / Elastic Agent | a `winlog` object | [`sysmon::shapes::from_winlogbeat`](crate::sysmon::shapes::from_winlogbeat), plus the document's own fields |
+//! | PowerShell `Get-WinEvent \| ConvertTo-Json` | `Id`, `ProviderName`, `Properties`/`LogName` | [`sysmon::shapes::from_powershell`](crate::sysmon::shapes::from_powershell) |
+//! | NXLog / OTRF flat | `EventID` with `SourceName`/`Channel`/`Hostname` | [`sysmon::shapes::from_flat`](crate::sysmon::shapes::from_flat) |
+//! | ECS document | `@timestamp`, `event`, `ecs`, `process` or `host` | [`Event::from_json`] |
+//!
+//! Any other document is one [`ParseError`].
+
+use std::io::{self, BufRead};
+
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::sysmon::{ecs, shapes};
+use crate::{Event, Location, ParseError, Parser};
+
+/// True if the first non-blank byte of `head` (after an optional UTF-8 BOM)
+/// opens a JSON object or array.
+pub fn looks_like_json(head: &[u8]) -> bool {
+    let h = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    matches!(
+        h.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{') | Some(b'[')
+    )
+}
+
+/// Turns one JSON document into events (several for search responses).
+///
+/// # Errors
+/// The document has no recognized shape.
+pub fn convert(doc: &Value, out: &mut dyn FnMut(Event)) -> Result<(), String> {
+    convert_depth(doc, out, 0)
+}
+
+fn convert_depth(doc: &Value, out: &mut dyn FnMut(Event), depth: u32) -> Result<(), String> {
+    if depth > 4 {
+        return Err("JSON documents nested too deeply".into());
+    }
+    if let Value::Array(a) = doc {
+        for d in a {
+            convert_depth(d, out, depth + 1)?;
+        }
+        return Ok(());
+    }
+    if !doc.is_object() {
+        return Err("not a JSON object".into());
+    }
+    if let Some(src) = doc.get("_source") {
+        return convert_depth(src, out, depth + 1);
+    }
+    if let Some(hits) = doc.get("hits").filter(|h| h.is_object()) {
+        let mut any = false;
+        for key in ["hits", "events"] {
+            if let Some(Value::Array(a)) = hits.get(key) {
+                any = true;
+                for d in a {
+                    convert_depth(d, out, depth + 1)?;
+                }
+            }
+        }
+        if let Some(Value::Array(seqs)) = hits.get("sequences") {
+            any = true;
+            for s in seqs {
+                if let Some(Value::Array(a)) = s.get("events") {
+                    for d in a {
+                        convert_depth(d, out, depth + 1)?;
+                    }
+                }
+            }
+        }
+        if any {
+            return Ok(());
+        }
+    }
+    if shapes::is_evtx_json(doc) {
+        let w = shapes::from_evtx_json(doc).ok_or("bad evtx_dump event")?;
+        out(ecs::build(&w));
+    } else if shapes::is_winlogbeat(doc) {
+        let w = shapes::from_winlogbeat(doc).ok_or("bad winlog document")?;
+        let mut ev = ecs::build(&w);
+        overlay(doc, &mut ev);
+        out(ev);
+    } else if shapes::is_powershell(doc) {
+        let w = shapes::from_powershell(doc).ok_or("bad Get-WinEvent record")?;
+        out(ecs::build(&w));
+    } else if shapes::is_flat(doc) {
+        let w = shapes::from_flat(doc).ok_or("bad flat Windows record")?;
+        out(ecs::build(&w));
+    } else if ["@timestamp", "event", "ecs", "process", "host"]
+        .iter()
+        .any(|k| doc.get(k).is_some())
+    {
+        out(Event::from_json(doc));
+    } else {
+        return Err(format!(
+            "unrecognized JSON document (keys: {})",
+            shapes::keys(doc)
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a Winlogbeat document's own fields (agent, host, log, ECS fields the
+/// shipper set) where the Windows mapping left them empty.
+fn overlay(doc: &Value, ev: &mut Event) {
+    let mut flat = Vec::new();
+    shapes::flatten("", doc, &mut flat);
+    for (path, v) in flat {
+        if path.starts_with("winlog.") || path == "@timestamp" || ev.get(&path).is_some() {
+            continue;
+        }
+        if !ev.set_path(&path, &v) {
+            ev.extra.entry(path).or_insert(v);
+        }
+    }
+}
+
+/// Counters of one [`read_json`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JsonStats {
+    /// Documents read (lines, array elements or objects).
+    pub documents: u64,
+    /// Documents rejected (invalid JSON, unknown shape, too long).
+    pub errors: u64,
+    /// Bytes consumed.
+    pub bytes: u64,
+}
+
+/// Reads a JSON input in any framing (see the module docs): events to `out`,
+/// bad documents to `err`.
+///
+/// # Errors
+/// Only reading failures; bad documents go to `err`.
+pub fn read_json<R: BufRead>(
+    mut r: R,
+    max_doc: usize,
+    out: &mut dyn FnMut(Event),
+    err: &mut dyn FnMut(ParseError),
+) -> io::Result<JsonStats> {
+    let mut stats = JsonStats::default();
+    // Skip a BOM and leading blanks, then decide on the framing.
+    let mut skipped = 0u64;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(stats);
+        }
+        let n = if skipped == 0 && buf.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            buf.iter().take_while(|b| b.is_ascii_whitespace()).count()
+        };
+        if n == 0 {
+            break;
+        }
+        r.consume(n);
+        skipped += n as u64;
+    }
+    let head = r.fill_buf()?;
+    if head.first() == Some(&b'[') {
+        read_array(r, skipped, &mut stats, out, err)?;
+    } else {
+        read_documents(r, skipped, max_doc, &mut stats, out, err)?;
+    }
+    Ok(stats)
+}
+
+/// A reader that counts consumed bytes (for error offsets).
+struct Counting<R> {
+    inner: R,
+    pos: u64,
+}
+
+impl<R: BufRead> io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+fn json_error(base: u64, e: &serde_json::Error) -> ParseError {
+    let mut pe = ParseError::at_byte(base, format!("invalid JSON: {e}"));
+    pe.line = e.line() as u64;
+    pe
+}
+
+/// JSON lines, concatenated and pretty-printed objects, in one pass: lines
+/// are gathered until they hold complete documents (a document can only end
+/// on a line ending in `}` or `]`), so JSON lines cost one parse per line and
+/// a syntax error costs one document: reading resumes at the next line that
+/// starts with `{`.
+fn read_documents<R: BufRead>(
+    mut r: R,
+    base: u64,
+    max_doc: usize,
+    stats: &mut JsonStats,
+    out: &mut dyn FnMut(Event),
+    err: &mut dyn FnMut(ParseError),
+) -> io::Result<()> {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut pending_loc = Location::default();
+    let mut line = Vec::new();
+    let mut offset = base;
+    let mut line_no = 0u64;
+    let mut resync = false;
+    loop {
+        line.clear();
+        let start = offset;
+        let (len, too_long, eof) = read_line_bounded(&mut r, &mut line, max_doc)?;
+        offset += len;
+        if len == 0 && eof {
+            break;
+        }
+        line_no += 1;
+        let loc = Location {
+            line: line_no,
+            offset: start,
+        };
+        let trimmed = line.trim_ascii();
+        if resync {
+            if !trimmed.starts_with(b"{") {
+                continue;
+            }
+            resync = false;
+        }
+        if too_long || pending.len() + line.len() > max_doc {
+            stats.documents += 1;
+            stats.errors += 1;
+            let at = if pending.is_empty() { loc } else { pending_loc };
+            err(ParseError::new(
+                at,
+                format!("JSON document exceeds the {max_doc}-byte limit, skipped"),
+            ));
+            pending.clear();
+            resync = true;
+            continue;
+        }
+        if trimmed.is_empty() && pending.is_empty() {
+            continue;
+        }
+        if pending.is_empty() {
+            pending_loc = loc;
+        }
+        pending.extend_from_slice(&line);
+        pending.push(b'\n');
+        if !(trimmed.ends_with(b"}") || trimmed.ends_with(b"]") || eof) {
+            continue;
+        }
+        // Parse every complete document in `pending`; after a syntax error,
+        // retry from the next line of `pending` that starts with `{`.
+        loop {
+            let mut stream = serde_json::Deserializer::from_slice(&pending).into_iter::<Value>();
+            let mut failed = None;
+            for item in stream.by_ref() {
+                match item {
+                    Ok(doc) => {
+                        stats.documents += 1;
+                        if let Err(m) = convert(&doc, out) {
+                            stats.errors += 1;
+                            err(ParseError::new(pending_loc, m));
+                        }
+                    }
+                    Err(e) if e.is_eof() => break,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let consumed = stream.byte_offset();
+            let Some(e) = failed else {
+                pending.drain(..consumed);
+                if pending.iter().all(u8::is_ascii_whitespace) {
+                    pending.clear();
+                } else {
+                    // The rest starts a document that goes on in the next lines.
+                    pending_loc = loc;
+                }
+                break;
+            };
+            stats.documents += 1;
+            stats.errors += 1;
+            // Located at the document's first line; serde's line/column are
+            // relative to it and stay in the message.
+            err(ParseError::new(
+                pending_loc,
+                format!("invalid JSON (document line {}): {e}", e.line()),
+            ));
+            // Lines of `pending` after the first: find one that opens a document.
+            let mut pos = memchr::memchr(b'\n', &pending).map_or(pending.len(), |i| i + 1);
+            let mut skipped_lines = 1u64;
+            let mut skipped_bytes = pos as u64;
+            while pos < pending.len() {
+                let end =
+                    memchr::memchr(b'\n', &pending[pos..]).map_or(pending.len(), |i| pos + i + 1);
+                if pending[pos..end].trim_ascii_start().starts_with(b"{") {
+                    break;
+                }
+                skipped_lines += 1;
+                skipped_bytes += (end - pos) as u64;
+                pos = end;
+            }
+            if pos >= pending.len() {
+                pending.clear();
+                resync = true;
+                break;
+            }
+            pending.drain(..pos);
+            pending_loc = Location {
+                line: pending_loc.line + skipped_lines,
+                offset: pending_loc.offset + skipped_bytes,
+            };
+        }
+        if eof {
+            break;
+        }
+    }
+    if !pending.iter().all(u8::is_ascii_whitespace) {
+        stats.documents += 1;
+        stats.errors += 1;
+        err(ParseError::new(
+            pending_loc,
+            "truncated JSON document at end of input",
+        ));
+    }
+    stats.bytes = offset;
+    Ok(())
+}
+
+struct ArrayVisitor<'a> {
+    stats: &'a mut JsonStats,
+    out: &'a mut dyn FnMut(Event),
+    err: &'a mut dyn FnMut(ParseError),
+}
+
+impl<'de> Visitor<'de> for ArrayVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of documents")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0u64;
+        while let Some(doc) = seq.next_element::<Value>()? {
+            i += 1;
+            self.stats.documents += 1;
+            if let Err(m) = convert(&doc, self.out) {
+                self.stats.errors += 1;
+                (self.err)(ParseError::at_byte(0, format!("array element {i}: {m}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_array<R: BufRead>(
+    r: R,
+    base: u64,
+    stats: &mut JsonStats,
+    out: &mut dyn FnMut(Event),
+    err: &mut dyn FnMut(ParseError),
+) -> io::Result<()> {
+    let mut counting = Counting { inner: r, pos: 0 };
+    let res = {
+        let mut de = serde_json::Deserializer::from_reader(&mut counting);
+        let visitor = ArrayVisitor {
+            stats: &mut *stats,
+            out: &mut *out,
+            err: &mut *err,
+        };
+        (&mut de).deserialize_seq(visitor)
+    };
+    match res {
+        Ok(()) => {}
+        Err(e) if e.is_io() => return Err(io::Error::other(e.to_string())),
+        Err(e) => {
+            stats.errors += 1;
+            err(json_error(base, &e));
+        }
+    }
+    stats.bytes = base + counting.pos;
+    Ok(())
+}
+
+/// Reads one line into `buf` (without `\n`), keeping at most `max` bytes.
+/// Returns (bytes consumed, too long, end of input).
+fn read_line_bounded<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<(u64, bool, bool)> {
+    let mut consumed = 0u64;
+    let mut too_long = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok((consumed, too_long, true));
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let data = if done { take - 1 } else { take };
+        if !too_long {
+            if buf.len() + data > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&chunk[..data]);
+            }
+        }
+        r.consume(take);
+        consumed += take as u64;
+        if done {
+            return Ok((consumed, too_long, false));
+        }
+    }
+}
+
+/// JSON lines through the line-based [`Parser`] interface: one document per line.
+#[derive(Debug, Default)]
+pub struct JsonLinesParser;
+
+impl Parser for JsonLinesParser {
+    fn feed(
+        &mut self,
+        line: &[u8],
+        loc: Location,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<(), ParseError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let doc: Value = serde_json::from_slice(line)
+            .map_err(|e| ParseError::new(loc, format!("invalid JSON: {e}")))?;
+        convert(&doc, out).map_err(|m| ParseError::new(loc, m))
+    }
+
+    fn flush(&mut self, _out: &mut dyn FnMut(Event)) {}
+}
+
+/// The line parser of a format that is not line based ([`crate::Format::Evtx`]).
+#[derive(Debug, Default)]
+pub struct NotLineBased;
+
+impl Parser for NotLineBased {
+    fn feed(
+        &mut self,
+        _line: &[u8],
+        loc: Location,
+        _out: &mut dyn FnMut(Event),
+    ) -> Result<(), ParseError> {
+        Err(ParseError::new(
+            loc,
+            "binary format: read it with sysmon::evtx::EvtxReader, not line by line",
+        ))
+    }
+
+    fn flush(&mut self, _out: &mut dyn FnMut(Event)) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(input: &[u8]) -> (Vec<Event>, Vec<ParseError>) {
+        let mut evs = Vec::new();
+        let mut errs = Vec::new();
+        read_json(
+            io::BufReader::with_capacity(16, input),
+            1 << 20,
+            &mut |e| evs.push(e),
+            &mut |e| errs.push(e),
+        )
+        .unwrap();
+        (evs, errs)
+    }
+
+    const A: &str = r#"{"@timestamp":"2024-01-01T00:00:00Z","process":{"pid":1}}"#;
+    const B: &str = r#"{"@timestamp":"2024-01-01T00:00:01Z","process":{"pid":2}}"#;
+
+    #[test]
+    fn framings() {
+        let lines = format!("{A}\n\n{B}\n");
+        let (e, x) = run(lines.as_bytes());
+        assert_eq!((e.len(), x.len()), (2, 0));
+        let arr = format!(" [\n{A},\n{B}\n]\n");
+        let (e, x) = run(arr.as_bytes());
+        assert_eq!((e.len(), x.len()), (2, 0));
+        assert_eq!(e[1].process.pid, Some(2));
+        let pretty = "{\n \"@timestamp\": \"2024-01-01T00:00:00Z\"\n}\n{\n \"event\": {}\n}";
+        let (e, x) = run(pretty.as_bytes());
+        assert_eq!((e.len(), x.len()), (2, 0));
+        let concat = format!("{A}{B}");
+        let (e, x) = run(concat.as_bytes());
+        assert_eq!((e.len(), x.len()), (2, 0));
+    }
+
+    #[test]
+    fn bad_lines_are_errors_and_the_rest_goes_on() {
+        let input = format!("{A}\n{{\"broken\n{{\"x\":1}}\n{B}\n");
+        let (e, x) = run(input.as_bytes());
+        assert_eq!(e.len(), 2);
+        assert_eq!(x.len(), 2);
+        assert_eq!(x[0].line, 2);
+        assert!(x[1].message.contains("unrecognized"), "{}", x[1].message);
+    }
+
+    #[test]
+    fn search_responses_unwrap() {
+        let doc = format!(r#"{{"hits":{{"events":[{{"_source":{A}}},{{"_source":{B}}}]}}}}"#);
+        let (e, x) = run(doc.as_bytes());
+        assert_eq!((e.len(), x.len()), (2, 0));
+    }
+
+    #[test]
+    fn detection() {
+        assert!(looks_like_json(b"\xEF\xBB\xBF  {\"a\":1}"));
+        assert!(looks_like_json(b"\n[{}]"));
+        assert!(!looks_like_json(b"type=SYSCALL msg=audit(1:2): a=1"));
+    }
+}

@@ -1,0 +1,650 @@
+//! [`WinEvent`] -> ECS [`Event`], after Elastic's Sysmon integration and
+//! Elastic Defend's vocabulary.
+//!
+//! # Every event
+//!
+//! | ECS field | source |
+//! |---|---|
+//! | `@timestamp` | Sysmon `UtcTime`, else `System/TimeCreated/@SystemTime` |
+//! | `event.kind` | `event` |
+//! | `event.code` | `EventID` (text) |
+//! | `event.provider` | provider name |
+//! | `event.module` / `event.dataset` | `sysmon` / `windows.sysmon_operational` for Sysmon; `windows` / `windows.<channel>` otherwise (`windows.security`, `windows.powershell_operational`, …) |
+//! | `host.name` | `Computer` |
+//! | `host.os.type` | `windows` |
+//! | `message` | the rendered message, when the exporter kept one |
+//! | `winlog.channel`, `winlog.provider_name`, `winlog.provider_guid`, `winlog.computer_name`, `winlog.record_id`, `winlog.event_id` (text, as Winlogbeat 8), `winlog.version`, `winlog.level`, `winlog.task`, `winlog.opcode`, `winlog.keywords`, `winlog.process.pid`, `winlog.process.thread.id`, `winlog.user.identifier` | the `System` block |
+//! | `winlog.event_data.<Name>` | every `EventData` pair, value as text (numbers in decimal, booleans `true`/`false`); `UserData` flattened the same way; unnamed `Data` as `param1`, `param2`, … |
+//!
+//! # Sysmon events
+//!
+//! All Sysmon events with a subject process: `process.pid` (`ProcessId`, or
+//! `SourceProcessId`), `process.entity_id` (`ProcessGuid` / `SourceProcessGuid`,
+//! lowercase with braces, as Sysmon renders it), `process.executable` (`Image` /
+//! `SourceImage`), `process.name` (its basename); `user.name` / `user.domain`
+//! from `User` (`DOMAIN\name`). Placeholders (`-`, empty) are not mapped.
+//!
+//! | EventID | `event.category` | `event.type` | `event.action` | more |
+//! |---|---|---|---|---|
+//! | 1 process create | `process` | `start` | `start` | `process.{command_line,args,args_count,working_directory}`, `process.pe.{original_file_name,description,product,company,file_version}`, `process.hash.{md5,sha1,sha256,imphash}` (from `Hashes`, lowercase), `process.parent.{pid,entity_id,executable,name,command_line,args}` |
+//! | 2 file creation time changed | `file` | `change` | `creation_time_changed` | `file.*` |
+//! | 3 network connection | `network` | `connection`, `start` | `connection_attempted` (`Initiated=true`), else `connection_accepted` | `source.{ip,port,address,domain}`, `destination.{ip,port,address,domain}`, `network.{transport,direction,type}` (`egress`/`ingress`; `ipv4`/`ipv6`) |
+//! | 5 process terminated | `process` | `end` | `end` | |
+//! | 6 driver loaded | `driver` | `start` | `load` | `file.{path,name}`, `file.hash.*`, `file.code_signature.{subject_name,status,signed,valid}` |
+//! | 7 image loaded | `library` | `start` | `load` | `file.*` and `dll.{path,name}`, `dll.hash.*`, `dll.pe.*`, `dll.code_signature.*` |
+//! | 8 CreateRemoteThread | `process` | `change` | `create_remote_thread` | `process.*` = source; target in `winlog.event_data` |
+//! | 10 process access | `process` | `access` | `access` | `process.*` = source |
+//! | 11 file create | `file` | `creation` | `creation` | `file.{path,name,directory,extension}` |
+//! | 12, 13, 14 registry | `registry` | `creation`/`deletion`/`change` | `creation`/`deletion`/`modification`/`rename` | `registry.{path,hive,key,value,data.strings}` |
+//! | 15 file stream hash | `file` | `creation` | `stream_created` | `file.*`, `file.hash.*` |
+//! | 17, 18 pipe | `file` | `creation` / `access` | `pipe_created` / `pipe_connected` | `file.name` = `PipeName` |
+//! | 22 DNS query | `network` | `protocol`, `info` | `lookup_result` | `dns.question.name`, `dns.answers[].{type,data}`, `dns.resolved_ip`, `network.protocol: dns` |
+//! | 23, 26 file delete | `file` | `deletion` | `deletion` | `file.*` |
+//! | 25 process tampering | `process` | `change` | `tampering` | |
+//! | other | — | — | — | `winlog.event_data.*` only |
+//!
+//! Non-Sysmon channels (Security, PowerShell, …) get the common fields, with
+//! their `EventData` under `winlog.event_data.*`.
+
+use serde_json::{Value, json};
+
+use super::{WinEvent, cmdline};
+use crate::Event;
+
+/// Maps one Windows event to ECS (see the module docs).
+pub fn build(w: &WinEvent) -> Event {
+    let mut ev = Event::default();
+    ev.event.kind = Some("event".into());
+    ev.host.os_type = Some("windows".into());
+    ev.host.name = w.computer.clone();
+    ev.message = w.message.clone();
+    let sysmon = w.is_sysmon();
+
+    if let Some(id) = w.event_id {
+        ev.extra
+            .insert("event.code".into(), Value::from(id.to_string()));
+        ev.extra
+            .insert("winlog.event_id".into(), Value::from(id.to_string()));
+    }
+    if let Some(p) = &w.provider_name {
+        ev.extra
+            .insert("event.provider".into(), Value::from(p.as_str()));
+        ev.extra
+            .insert("winlog.provider_name".into(), Value::from(p.as_str()));
+    }
+    let put = |ev: &mut Event, k: &str, v: &Option<Value>| {
+        if let Some(v) = v {
+            ev.extra.insert(k.into(), v.clone());
+        }
+    };
+    put(
+        &mut ev,
+        "winlog.provider_guid",
+        &w.provider_guid.as_deref().map(Value::from),
+    );
+    put(
+        &mut ev,
+        "winlog.channel",
+        &w.channel.as_deref().map(Value::from),
+    );
+    put(
+        &mut ev,
+        "winlog.computer_name",
+        &w.computer.as_deref().map(Value::from),
+    );
+    put(&mut ev, "winlog.record_id", &w.record_id.map(Value::from));
+    put(&mut ev, "winlog.version", &w.version);
+    put(&mut ev, "winlog.level", &w.level);
+    put(&mut ev, "winlog.task", &w.task);
+    put(&mut ev, "winlog.opcode", &w.opcode);
+    put(&mut ev, "winlog.keywords", &w.keywords);
+    put(
+        &mut ev,
+        "winlog.process.pid",
+        &w.process_id.map(Value::from),
+    );
+    put(
+        &mut ev,
+        "winlog.process.thread.id",
+        &w.thread_id.map(Value::from),
+    );
+    put(
+        &mut ev,
+        "winlog.user.identifier",
+        &w.user_sid.as_deref().map(Value::from),
+    );
+    for (k, v) in &w.event_data {
+        ev.extra
+            .insert(format!("winlog.event_data.{k}"), Value::from(v.as_str()));
+    }
+    for (k, v) in &w.extra {
+        ev.extra.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+
+    if sysmon {
+        ev.event.module = Some("sysmon".into());
+        ev.event.dataset = Some("windows.sysmon_operational".into());
+    } else {
+        ev.event.module = Some("windows".into());
+        if let Some(c) = &w.channel {
+            ev.event.dataset = Some(format!("windows.{}", dataset_suffix(c)));
+        }
+    }
+
+    ev.timestamp_ns = w
+        .known("UtcTime")
+        .filter(|_| sysmon)
+        .and_then(parse_utc_time)
+        .or(w.time_created_ns)
+        .unwrap_or(0);
+
+    if sysmon && let Some(id) = w.event_id {
+        sysmon_event(w, id, &mut ev);
+    }
+    ev
+}
+
+/// `Microsoft-Windows-PowerShell/Operational` -> `powershell_operational`.
+fn dataset_suffix(channel: &str) -> String {
+    let c = channel
+        .strip_prefix("Microsoft-Windows-")
+        .unwrap_or(channel);
+    let mut out = String::with_capacity(c.len());
+    for ch in c.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+fn cat(ev: &mut Event, category: &[&str], types: &[&str], action: &str) {
+    ev.event.category = category.iter().map(|s| s.to_string()).collect();
+    ev.event.type_ = types.iter().map(|s| s.to_string()).collect();
+    ev.event.action = Some(action.to_string());
+}
+
+fn sysmon_event(w: &WinEvent, id: u32, ev: &mut Event) {
+    subject(w, ev);
+    match id {
+        1 => {
+            cat(ev, &["process"], &["start"], "start");
+            process_create(w, ev);
+        }
+        2 => {
+            cat(ev, &["file"], &["change"], "creation_time_changed");
+            file(w, "TargetFilename", "file", ev);
+        }
+        3 => {
+            cat(ev, &["network"], &["connection", "start"], "");
+            network(w, ev);
+        }
+        5 => cat(ev, &["process"], &["end"], "end"),
+        6 => {
+            cat(ev, &["driver"], &["start"], "load");
+            file(w, "ImageLoaded", "file", ev);
+            hashes(w, "file.hash", ev);
+            signature(w, "file", ev);
+        }
+        7 => {
+            cat(ev, &["library"], &["start"], "load");
+            file(w, "ImageLoaded", "file", ev);
+            file(w, "ImageLoaded", "dll", ev);
+            hashes(w, "dll.hash", ev);
+            signature(w, "dll", ev);
+            pe(w, "dll.pe", ev);
+        }
+        8 => cat(ev, &["process"], &["change"], "create_remote_thread"),
+        10 => cat(ev, &["process"], &["access"], "access"),
+        11 => {
+            cat(ev, &["file"], &["creation"], "creation");
+            file(w, "TargetFilename", "file", ev);
+        }
+        12..=14 => registry(w, id, ev),
+        15 => {
+            cat(ev, &["file"], &["creation"], "stream_created");
+            file(w, "TargetFilename", "file", ev);
+            hashes(w, "file.hash", ev);
+        }
+        17 | 18 => {
+            let (ty, action) = if id == 17 {
+                ("creation", "pipe_created")
+            } else {
+                ("access", "pipe_connected")
+            };
+            cat(ev, &["file"], &[ty], action);
+            if let Some(p) = w.known("PipeName") {
+                ev.extra.insert("file.name".into(), Value::from(p));
+            }
+        }
+        22 => {
+            cat(ev, &["network"], &["protocol", "info"], "lookup_result");
+            dns(w, ev);
+        }
+        23 | 26 => {
+            cat(ev, &["file"], &["deletion"], "deletion");
+            file(w, "TargetFilename", "file", ev);
+            hashes(w, "file.hash", ev);
+        }
+        25 => cat(ev, &["process"], &["change"], "tampering"),
+        _ => {}
+    }
+}
+
+/// The subject process and user, common to most Sysmon events.
+fn subject(w: &WinEvent, ev: &mut Event) {
+    let p = &mut ev.process;
+    p.pid = w
+        .known("ProcessId")
+        .or_else(|| w.known("SourceProcessId"))
+        .and_then(parse_int);
+    p.entity_id = w
+        .known_ci("ProcessGuid")
+        .or_else(|| w.known_ci("SourceProcessGuid"))
+        .map(guid);
+    p.executable = w
+        .known("Image")
+        .or_else(|| w.known("SourceImage"))
+        .map(str::to_string);
+    p.name = p.executable.as_deref().map(basename).map(str::to_string);
+    if let Some(u) = w.known("User").or_else(|| w.known("SourceUser")) {
+        split_user(u, ev);
+    }
+}
+
+fn split_user(u: &str, ev: &mut Event) {
+    match u.split_once('\\') {
+        Some((d, n)) => {
+            ev.user.name = Some(n.to_string());
+            ev.extra.insert("user.domain".into(), Value::from(d));
+        }
+        None => ev.user.name = Some(u.to_string()),
+    }
+}
+
+fn process_create(w: &WinEvent, ev: &mut Event) {
+    let p = &mut ev.process;
+    if let Some(c) = w.data("CommandLine") {
+        p.args = cmdline::split(c);
+        p.args_count = Some(p.args.len() as i64);
+        p.command_line = Some(c.to_string());
+    }
+    p.working_directory = w.known("CurrentDirectory").map(str::to_string);
+    let pp = &mut p.parent;
+    pp.pid = w.known("ParentProcessId").and_then(parse_int);
+    pp.entity_id = w
+        .known_ci("ParentProcessGuid")
+        .filter(|g| !is_zero_guid(g))
+        .map(guid);
+    pp.executable = w.known("ParentImage").map(str::to_string);
+    pp.name = pp.executable.as_deref().map(basename).map(str::to_string);
+    if let Some(c) = w.known("ParentCommandLine") {
+        pp.args = cmdline::split(c);
+        pp.command_line = Some(c.to_string());
+    }
+    pe(w, "process.pe", ev);
+    hashes(w, "process.hash", ev);
+    if let Some(il) = w.known("IntegrityLevel") {
+        ev.extra.insert(
+            "process.Ext.token.integrity_level_name".into(),
+            Value::from(il.to_lowercase()),
+        );
+    }
+}
+
+fn pe(w: &WinEvent, prefix: &str, ev: &mut Event) {
+    for (src, dst) in [
+        ("OriginalFileName", "original_file_name"),
+        ("Description", "description"),
+        ("Product", "product"),
+        ("Company", "company"),
+        ("FileVersion", "file_version"),
+    ] {
+        if let Some(v) = w.known(src) {
+            ev.extra.insert(format!("{prefix}.{dst}"), Value::from(v));
+        }
+    }
+}
+
+/// `SHA1=…,MD5=…,SHA256=…,IMPHASH=…` (or one bare hash) -> `<prefix>.sha1`, ….
+fn hashes(w: &WinEvent, prefix: &str, ev: &mut Event) {
+    let Some(h) = w.known("Hashes").or_else(|| w.known("Hash")) else {
+        return;
+    };
+    for part in h.split(',') {
+        if let Some((alg, val)) = part.split_once('=') {
+            let alg = alg.trim().to_ascii_lowercase();
+            if !alg.is_empty() && alg.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                ev.extra.insert(
+                    format!("{prefix}.{alg}"),
+                    Value::from(val.trim().to_ascii_lowercase()),
+                );
+            }
+        }
+    }
+}
+
+fn signature(w: &WinEvent, prefix: &str, ev: &mut Event) {
+    if let Some(s) = w.known("Signature") {
+        ev.extra.insert(
+            format!("{prefix}.code_signature.subject_name"),
+            Value::from(s),
+        );
+    }
+    if let Some(s) = w.known("SignatureStatus") {
+        ev.extra
+            .insert(format!("{prefix}.code_signature.status"), Value::from(s));
+        ev.extra.insert(
+            format!("{prefix}.code_signature.valid"),
+            Value::from(s.eq_ignore_ascii_case("valid")),
+        );
+    }
+    if let Some(s) = w.known("Signed") {
+        ev.extra.insert(
+            format!("{prefix}.code_signature.signed"),
+            Value::from(s.eq_ignore_ascii_case("true")),
+        );
+    }
+}
+
+/// `file.{path,name,directory,extension}` (or `dll.{path,name}`) from a path field.
+fn file(w: &WinEvent, field: &str, prefix: &str, ev: &mut Event) {
+    let Some(path) = w.known(field) else { return };
+    if prefix == "file" {
+        ev.file_path = Some(path.to_string());
+    } else {
+        ev.extra.insert(format!("{prefix}.path"), Value::from(path));
+    }
+    let name = basename(path);
+    ev.extra.insert(format!("{prefix}.name"), Value::from(name));
+    if prefix == "file" {
+        if name.len() < path.len() {
+            let dir = &path[..path.len() - name.len()];
+            let dir = dir.strip_suffix(['\\', '/']).unwrap_or(dir);
+            ev.extra.insert("file.directory".into(), Value::from(dir));
+        }
+        if let Some((stem, ext)) = name.rsplit_once('.')
+            && !stem.is_empty()
+            && !ext.is_empty()
+        {
+            ev.extra.insert("file.extension".into(), Value::from(ext));
+        }
+    }
+}
+
+fn network(w: &WinEvent, ev: &mut Event) {
+    let initiated = w
+        .known("Initiated")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    ev.event.action = Some(
+        if initiated {
+            "connection_attempted"
+        } else {
+            "connection_accepted"
+        }
+        .into(),
+    );
+    ev.network.direction = Some(if initiated { "egress" } else { "ingress" }.into());
+    ev.network.transport = w.known("Protocol").map(|p| p.to_ascii_lowercase());
+    let v6 = w
+        .known("SourceIsIpv6")
+        .or_else(|| w.known("DestinationIsIpv6"))
+        .map(|v| v.eq_ignore_ascii_case("true"));
+    ev.network.type_ = v6.map(|v| if v { "ipv6" } else { "ipv4" }.into());
+    for (prefix, ep) in [
+        ("Source", &mut ev.source),
+        ("Destination", &mut ev.destination),
+    ] {
+        ep.ip = w.known(&format!("{prefix}Ip")).map(str::to_string);
+        ep.address = ep.ip.clone();
+        ep.port = w.known(&format!("{prefix}Port")).and_then(parse_int);
+        ep.domain = w.known(&format!("{prefix}Hostname")).map(str::to_string);
+    }
+    if let Some(n) = w.known("DestinationPortName") {
+        ev.extra.insert("network.protocol".into(), Value::from(n));
+    }
+}
+
+fn registry(w: &WinEvent, id: u32, ev: &mut Event) {
+    let et = w.known("EventType").unwrap_or("");
+    let (ty, action) = match et {
+        "CreateKey" => ("creation", "creation"),
+        "DeleteKey" | "DeleteValue" => ("deletion", "deletion"),
+        "RenameKey" => ("change", "rename"),
+        _ if id == 12 => ("change", "modification"),
+        _ => ("change", "modification"),
+    };
+    cat(ev, &["registry"], &[ty], action);
+    let Some(path) = w.known("TargetObject") else {
+        return;
+    };
+    ev.extra.insert("registry.path".into(), Value::from(path));
+    let (hive, rest) = match path.split_once('\\') {
+        Some((h, r)) => (h, r),
+        None => (path, ""),
+    };
+    let hive = match hive.to_ascii_uppercase().as_str() {
+        "HKLM" | "HKEY_LOCAL_MACHINE" => Some("HKLM"),
+        "HKU" | "HKEY_USERS" => Some("HKU"),
+        "HKCR" | "HKEY_CLASSES_ROOT" => Some("HKCR"),
+        "HKCU" | "HKEY_CURRENT_USER" => Some("HKCU"),
+        "HKCC" | "HKEY_CURRENT_CONFIG" => Some("HKCC"),
+        _ => None,
+    };
+    if let Some(h) = hive {
+        ev.extra.insert("registry.hive".into(), Value::from(h));
+        let is_value = id == 13 || et == "DeleteValue";
+        if is_value {
+            if let Some((key, value)) = rest.rsplit_once('\\') {
+                ev.extra.insert("registry.key".into(), Value::from(key));
+                ev.extra.insert("registry.value".into(), Value::from(value));
+            }
+        } else if !rest.is_empty() {
+            ev.extra.insert("registry.key".into(), Value::from(rest));
+        }
+    }
+    if let Some(d) = w.known("Details") {
+        ev.extra.insert("registry.data.strings".into(), json!([d]));
+    }
+}
+
+/// EID 22: `QueryName`, `QueryResults` (`type:  5 a.b.c;::ffff:1.2.3.4;…`).
+fn dns(w: &WinEvent, ev: &mut Event) {
+    ev.dns_question_name = w.known("QueryName").map(str::to_string);
+    ev.extra
+        .insert("network.protocol".into(), Value::from("dns"));
+    let Some(results) = w.known("QueryResults") else {
+        return;
+    };
+    let mut answers = Vec::new();
+    let mut ips = Vec::new();
+    for item in results.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(rest) = item.strip_prefix("type:") {
+            let rest = rest.trim_start();
+            let (code, data) = rest.split_once(' ').unwrap_or((rest, ""));
+            let ty = match code {
+                "5" => "CNAME".to_string(),
+                "1" => "A".to_string(),
+                "28" => "AAAA".to_string(),
+                "12" => "PTR".to_string(),
+                "15" => "MX".to_string(),
+                "16" => "TXT".to_string(),
+                "33" => "SRV".to_string(),
+                other => other.to_string(),
+            };
+            answers.push(json!({"type": ty, "data": data.trim()}));
+        } else {
+            let ip = item.strip_prefix("::ffff:").unwrap_or(item);
+            if ip.parse::<std::net::IpAddr>().is_ok() {
+                let ty = if ip.contains(':') { "AAAA" } else { "A" };
+                answers.push(json!({"type": ty, "data": ip}));
+                ips.push(Value::from(ip));
+            }
+        }
+    }
+    if !answers.is_empty() {
+        ev.extra.insert("dns.answers".into(), Value::Array(answers));
+    }
+    if !ips.is_empty() {
+        ev.extra.insert("dns.resolved_ip".into(), Value::Array(ips));
+    }
+}
+
+/// The file name part of a Windows (or POSIX) path.
+pub fn basename(path: &str) -> &str {
+    path.rsplit(['\\', '/']).next().unwrap_or(path)
+}
+
+/// A GUID in Sysmon's rendering: lowercase, with braces.
+pub fn guid(g: &str) -> String {
+    let inner = g.trim().trim_start_matches('{').trim_end_matches('}');
+    format!("{{{}}}", inner.to_ascii_lowercase())
+}
+
+fn is_zero_guid(g: &str) -> bool {
+    g.bytes().all(|b| matches!(b, b'0' | b'-' | b'{' | b'}'))
+}
+
+/// Decimal or `0x` hex integer.
+pub fn parse_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => i64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Sysmon `UtcTime` (`2019-12-05 04:41:52.717`) as ns since the epoch.
+pub fn parse_utc_time(s: &str) -> Option<i64> {
+    let dt = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f").ok()?;
+    dt.and_utc().timestamp_nanos_opt()
+}
+
+/// RFC 3339 (`2025-12-10T04:33:20.562782Z`) as ns since the epoch.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()?
+        .timestamp_nanos_opt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(id: u32, data: &[(&str, &str)]) -> WinEvent {
+        WinEvent {
+            event_id: Some(id),
+            channel: Some(super::super::SYSMON_CHANNEL.into()),
+            computer: Some("host1".into()),
+            event_data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn process_create() {
+        let e = build(&w(
+            1,
+            &[
+                ("UtcTime", "2019-12-05 04:41:52.717"),
+                ("ProcessGuid", "0197231E-F810-6938-B710-000000000800"),
+                ("ProcessId", "7732"),
+                ("Image", r"C:\Windows\System32\bitsadmin.exe"),
+                ("CommandLine", r#"bitsadmin  /transfer "n x" https://a/b"#),
+                ("User", r"CORP\alice"),
+                ("Hashes", "MD5=AB,SHA256=CD,IMPHASH=EF"),
+                ("ParentProcessGuid", "00000000-0000-0000-0000-000000000000"),
+                ("ParentImage", "-"),
+                ("ParentProcessId", "14736"),
+            ],
+        ));
+        assert_eq!(e.event.action.as_deref(), Some("start"));
+        assert_eq!(e.process.pid, Some(7732));
+        assert_eq!(
+            e.process.entity_id.as_deref(),
+            Some("{0197231e-f810-6938-b710-000000000800}")
+        );
+        assert_eq!(e.process.name.as_deref(), Some("bitsadmin.exe"));
+        assert_eq!(
+            e.process.args,
+            vec!["bitsadmin", "/transfer", "n x", "https://a/b"]
+        );
+        assert_eq!(e.process.parent.pid, Some(14736));
+        assert_eq!(e.process.parent.entity_id, None);
+        assert_eq!(e.process.parent.executable, None);
+        assert_eq!(e.user.name.as_deref(), Some("alice"));
+        assert_eq!(e.extra["user.domain"], "CORP");
+        assert_eq!(e.extra["process.hash.md5"], "ab");
+        assert_eq!(e.extra["winlog.event_data.User"], r"CORP\alice");
+        assert_eq!(e.timestamp_rfc3339(), "2019-12-05T04:41:52.717Z");
+        assert_eq!(e.host.name.as_deref(), Some("host1"));
+    }
+
+    #[test]
+    fn network_and_dns() {
+        let e = build(&w(
+            3,
+            &[
+                ("Initiated", "true"),
+                ("Protocol", "tcp"),
+                ("SourceIp", "10.0.0.1"),
+                ("SourcePort", "50000"),
+                ("SourceIsIpv6", "false"),
+                ("DestinationIp", "169.254.169.254"),
+                ("DestinationPort", "80"),
+                ("DestinationHostname", "instance-data.ec2.internal"),
+            ],
+        ));
+        assert_eq!(e.event.action.as_deref(), Some("connection_attempted"));
+        assert_eq!(e.network.direction.as_deref(), Some("egress"));
+        assert_eq!(e.network.type_.as_deref(), Some("ipv4"));
+        assert_eq!(e.destination.port, Some(80));
+        assert_eq!(
+            e.destination.domain.as_deref(),
+            Some("instance-data.ec2.internal")
+        );
+        let d = build(&w(
+            22,
+            &[
+                ("QueryName", "example.org"),
+                (
+                    "QueryResults",
+                    "type:  5 edge.example.net;::ffff:93.184.216.34;",
+                ),
+            ],
+        ));
+        assert_eq!(d.dns_question_name.as_deref(), Some("example.org"));
+        assert_eq!(d.extra["dns.resolved_ip"], json!(["93.184.216.34"]));
+        assert_eq!(d.extra["dns.answers"][0]["type"], "CNAME");
+    }
+
+    #[test]
+    fn registry_split() {
+        let e = build(&w(
+            13,
+            &[
+                ("EventType", "SetValue"),
+                ("TargetObject", r"HKLM\SOFTWARE\Run\evil"),
+                ("Details", "c:\\x.exe"),
+            ],
+        ));
+        assert_eq!(e.extra["registry.key"], r"SOFTWARE\Run");
+        assert_eq!(e.extra["registry.value"], "evil");
+        assert_eq!(e.event.category, vec!["registry"]);
+    }
+
+    #[test]
+    fn dataset_names() {
+        assert_eq!(dataset_suffix("Security"), "security");
+        assert_eq!(
+            dataset_suffix("Microsoft-Windows-PowerShell/Operational"),
+            "powershell_operational"
+        );
+        assert_eq!(dataset_suffix("Windows PowerShell"), "windows_powershell");
+    }
+}
