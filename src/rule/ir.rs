@@ -40,6 +40,12 @@ pub struct Rule {
 pub enum RuleKind {
     /// One event decides (Sigma detection rules, EQL queries without `sequence`).
     Single(Detection),
+    /// Several events in order (or in any order), joined by key within a span:
+    /// EQL `sequence`, Sigma `temporal` / `temporal_ordered` (see [`super::temporal`]).
+    Sequence(super::temporal::SequenceSpec),
+    /// Events or distinct values counted per group within a span: Sigma
+    /// `event_count` / `value_count` (see [`super::temporal`]).
+    Count(super::temporal::CountSpec),
 }
 
 /// A single-event detection: the logsource filter AND the rule's condition.

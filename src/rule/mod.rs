@@ -25,15 +25,17 @@
 //! println!("{}", report.rules.rules()[0].explain());
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub mod correlation;
 pub mod ir;
 pub mod mapping;
 pub mod meta;
 pub mod mitre;
 pub mod sigma;
+pub mod temporal;
 
 pub use ir::{Rule, RuleKind};
 pub use meta::{RuleMeta, Severity, Threat, ThreatTechnique};
@@ -78,12 +80,23 @@ impl std::fmt::Display for Diagnostic {
 #[derive(Debug, Default, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Single-event rules that only feed correlations (Sigma `generate: false`).
+    silent: HashSet<usize>,
 }
 
 impl RuleSet {
     /// A set of already compiled rules.
     pub fn from_rules(rules: Vec<Rule>) -> Self {
-        RuleSet { rules }
+        RuleSet {
+            rules,
+            silent: HashSet::new(),
+        }
+    }
+
+    /// True if rule `index` matches only as part of a correlation and does not
+    /// alert on its own (Sigma correlation with `generate: false`).
+    pub fn is_silent(&self, index: usize) -> bool {
+        self.silent.contains(&index)
     }
 
     /// Number of compiled rules.
@@ -165,6 +178,44 @@ impl Rule {
                     "  filter: {}\n  condition: {}\n",
                     d.filter, d.condition
                 ));
+            }
+            RuleKind::Sequence(q) => {
+                s.push_str(&format!(
+                    "  sequence: {} stages, {}, maxspan {}\n",
+                    q.stages.len(),
+                    if q.ordered { "in order" } else { "any order" },
+                    q.maxspan_ns
+                        .map(|n| format!("{} ms", n / 1_000_000))
+                        .unwrap_or_else(|| "unbounded".into())
+                ));
+                let stages = q.stages.iter().map(|st| ("stage", st)).enumerate();
+                for (i, (what, st)) in stages.chain(q.until.iter().map(|u| (0, ("until", u)))) {
+                    let cond = match &st.condition {
+                        temporal::StageCondition::Rule(r) => format!("rule #{r} of the set"),
+                        temporal::StageCondition::Detection(d) => {
+                            format!("filter {} condition {}", d.filter, d.condition)
+                        }
+                    };
+                    let keys: Vec<String> = st.keys.iter().map(ToString::to_string).collect();
+                    s.push_str(&format!("  {what} {i}: {cond}; by [{}]\n", keys.join(", ")));
+                }
+            }
+            RuleKind::Count(c) => {
+                s.push_str(&format!(
+                    "  count: {} of rules {:?} within {} ms, fires when {}\n",
+                    if c.value_field.is_some() {
+                        "distinct values"
+                    } else {
+                        "events"
+                    },
+                    c.rules,
+                    c.timespan_ns / 1_000_000,
+                    c.condition
+                ));
+                if let Some(k) = c.keys.first() {
+                    let keys: Vec<String> = k.iter().map(ToString::to_string).collect();
+                    s.push_str(&format!("  group by [{}]\n", keys.join(", ")));
+                }
             }
         }
         s
@@ -249,6 +300,7 @@ struct Loader {
     ids: HashMap<String, String>,
     total: usize,
     diagnostics: Vec<Diagnostic>,
+    correlations: correlation::Pending,
 }
 
 impl Loader {
@@ -260,6 +312,7 @@ impl Loader {
             ids: HashMap::new(),
             total: 0,
             diagnostics: Vec::new(),
+            correlations: correlation::Pending::default(),
         };
         for (path, e) in errors {
             let line = line_in_message(&e);
@@ -272,9 +325,19 @@ impl Loader {
         l
     }
 
-    fn finish(self) -> LoadReport {
+    fn finish(mut self) -> LoadReport {
+        // Correlations name rules from anywhere in the load set: compile them last.
+        let silent = std::mem::take(&mut self.correlations).resolve(
+            &mut self.rules,
+            &mut self.ids,
+            &self.mappings,
+            &mut self.diagnostics,
+        );
         LoadReport {
-            rules: RuleSet { rules: self.rules },
+            rules: RuleSet {
+                rules: self.rules,
+                silent,
+            },
             total: self.total,
             diagnostics: self.diagnostics,
         }
@@ -419,6 +482,8 @@ impl Loader {
                         continue;
                     }
                     self.ids.insert(rule.meta.id.clone(), path.to_string());
+                    self.correlations
+                        .note_rule(r, self.rules.len(), &rule.meta.id);
                     self.rules.push(rule);
                 }
                 Err(u) => {
@@ -439,16 +504,8 @@ impl Loader {
         }
         for c in &coll.correlations {
             self.total += 1;
-            self.diagnostics.push(Diagnostic {
-                path: path.to_string(),
-                line: rule_line(text, &c.title),
-                rule: Some(c.id.clone().unwrap_or_else(|| c.title.clone())),
-                message: format!(
-                    "sigma correlation rules ({}) are not supported yet; rule skipped",
-                    c.correlation_type.as_str()
-                ),
-                file_error: false,
-            });
+            self.correlations
+                .add(c, path, ruleset, rule_line(text, &c.title));
         }
         for f in &coll.filters {
             self.total += 1;

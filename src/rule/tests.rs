@@ -35,6 +35,7 @@ fn hit(r: &Rule, ev: serde_json::Value) -> bool {
     let ev = Event::from_json(&ev);
     match &r.kind {
         RuleKind::Single(d) => matcher::matches(d, &ev),
+        _ => false,
     }
 }
 

@@ -1,0 +1,99 @@
+//! The stateful rules of a rule set, run together: one [`Sequencer`] or
+//! [`Counter`] per sequence or count rule, fed with every event and the
+//! single-event results the engine already computed for it.
+
+use tripline_parsers::Event;
+
+use super::count::Counter;
+use super::sequence::{Observation, Sequencer};
+use super::window::{StateLimits, StateStats};
+use crate::alert::Alert;
+use crate::rule::{RuleKind, RuleSet};
+
+enum Runner {
+    Sequence(Box<Sequencer>),
+    Count(Box<Counter>),
+}
+
+/// Every stateful rule of a [`RuleSet`], in load order.
+#[derive(Default)]
+pub struct StatefulRules {
+    runners: Vec<Runner>,
+    /// Rules whose spec the engine refused (validated at load time, so only
+    /// hand-built rule sets get here): (rule id, reason).
+    rejected: Vec<(String, String)>,
+}
+
+impl StatefulRules {
+    /// Builds the runners of every `Sequence` and `Count` rule of `rules`.
+    pub fn new(rules: &RuleSet, limits: StateLimits) -> StatefulRules {
+        let mut s = StatefulRules::default();
+        for r in rules.rules() {
+            let built = match &r.kind {
+                RuleKind::Sequence(spec) => Sequencer::new(r.meta.clone(), spec.clone(), limits)
+                    .map(|s| Runner::Sequence(Box::new(s))),
+                RuleKind::Count(spec) => Counter::new(r.meta.clone(), spec.clone(), limits)
+                    .map(|c| Runner::Count(Box::new(c))),
+                _ => continue,
+            };
+            match built {
+                Ok(runner) => s.runners.push(runner),
+                Err(e) => s.rejected.push((r.meta.id.clone(), e)),
+            }
+        }
+        s
+    }
+
+    /// True when the rule set has no stateful rule.
+    pub fn is_empty(&self) -> bool {
+        self.runners.is_empty()
+    }
+
+    /// Rules that could not be run: (rule id, reason).
+    pub fn rejected(&self) -> &[(String, String)] {
+        &self.rejected
+    }
+
+    /// Feeds one event; `rule_hits[i]` says whether single-event rule `i` matched it.
+    pub fn observe(&mut self, event: &Event, rule_hits: &[bool], out: &mut dyn FnMut(Alert)) {
+        let obs = Observation::new(event, rule_hits);
+        for r in &mut self.runners {
+            match r {
+                Runner::Sequence(s) => s.observe(&obs, out),
+                Runner::Count(c) => c.observe(&obs, out),
+            }
+        }
+    }
+
+    /// Moves event time to `now` (see [`Sequencer::expire`]).
+    pub fn expire(&mut self, now: i64, out: &mut dyn FnMut(Alert)) {
+        for r in &mut self.runners {
+            match r {
+                Runner::Sequence(s) => s.expire(now, out),
+                Runner::Count(c) => c.expire(now, out),
+            }
+        }
+    }
+
+    /// End of input (see [`Sequencer::flush`]).
+    pub fn flush(&mut self, out: &mut dyn FnMut(Alert)) {
+        for r in &mut self.runners {
+            match r {
+                Runner::Sequence(s) => s.flush(out),
+                Runner::Count(c) => c.flush(out),
+            }
+        }
+    }
+
+    /// Counters summed over the stateful rules.
+    pub fn stats(&self) -> StateStats {
+        let mut t = StateStats::default();
+        for r in &self.runners {
+            t.add(&match r {
+                Runner::Sequence(s) => s.stats(),
+                Runner::Count(c) => c.stats(),
+            });
+        }
+        t
+    }
+}
