@@ -11,6 +11,7 @@
 pub mod alert;
 pub mod engine;
 pub mod pipeline;
+pub mod platform;
 pub mod rule;
 pub mod sink;
 pub mod source;

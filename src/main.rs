@@ -1,4 +1,4 @@
-//! The `tripline` command line: `scan`, `convert`, `rules check`.
+//! The `tripline` command line: `scan`, `tail`, `convert`, `rules check`.
 
 mod cli;
 mod mode;
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Scan(a) => mode::scan::scan(a),
         Command::Convert(a) => mode::scan::convert(a),
+        Command::Tail(a) => mode::tail::tail(a),
         Command::Rules {
             command: RulesCommand::Check(a),
         } => mode::check::check(a),

@@ -380,3 +380,70 @@ fn windows_paths_with_drive_letters_and_backslashes() {
         "the directory walk found the log: {stderr}"
     );
 }
+
+/// Terminal injection: a command line carrying ESC sequences (clear screen,
+/// colour), OSC 52 (set clipboard), bidi overrides, zero-width characters and
+/// NULs is shown escaped in the human view and kept exact in the JSON.
+#[test]
+fn hostile_command_line_is_escaped_in_the_terminal_view_and_exact_in_json() {
+    let dir = Scratch::new("inject");
+    let evil = "http://169.254.169.254/latest/meta-data/iam/security-credentials/\x1b[2J\x1b[31mOK\x1b]52;c;ZXZpbA==\x07\u{202E}gpj.exe\u{200B}\0tail";
+    let hex: String = evil.bytes().map(|b| format!("{b:02X}")).collect();
+    let log = format!(
+        "type=SYSCALL msg=audit(1700000000.100:10): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=100 pid=4242 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm=\"curl\" exe=\"/usr/bin/curl\" key=(null)\n\
+         type=EXECVE msg=audit(1700000000.100:10): argc=2 a0=\"curl\" a1={hex}\n\
+         type=CWD msg=audit(1700000000.100:10): cwd=\"/root\"\n\
+         type=EOE msg=audit(1700000000.100:10): \n"
+    );
+    let input = dir.0.join("evil-audit.log");
+    std::fs::write(&input, log).unwrap();
+    let view = dir.0.join("view.txt");
+    let json = dir.0.join("alerts.ndjson");
+    let out = tripline(&[
+        "scan",
+        input.to_str().unwrap(),
+        "--color",
+        "always",
+        "-o",
+        &format!("pretty:{}", view.display()),
+        "-o",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = ndjson(&std::fs::read(&json).unwrap());
+    assert!(!alerts.is_empty());
+    for a in &alerts {
+        assert_eq!(
+            a["process"]["command_line"],
+            format!("curl {evil}"),
+            "JSON keeps the bytes exact"
+        );
+    }
+    let text = std::fs::read_to_string(&view).unwrap();
+    // The only ESC bytes left are tripline's own SGR colour codes.
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find('\x1b') {
+        let seq = &rest[i..];
+        let end = seq.find('m').expect("an SGR sequence");
+        assert!(
+            seq[1..end].starts_with('[')
+                && seq[2..end].bytes().all(|b| b.is_ascii_digit() || b == b';'),
+            "foreign escape sequence in the view: {:?}",
+            &seq[..end.min(20)]
+        );
+        rest = &seq[end..];
+    }
+    assert!(!text.contains('\x07') && !text.contains('\0'));
+    assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'));
+    assert!(text.contains("\\u{1b}]52;c;ZXZpbA==\\u{7}"), "{text}");
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+    assert!(
+        text.contains("\\u{202e}gpj.exe\\u{200b}\\u{0}tail"),
+        "{text}"
+    );
+}

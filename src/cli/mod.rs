@@ -81,8 +81,10 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Rules")]
     pub default_rules: bool,
 
-    /// Where alerts go (repeatable; default stdout): `-`, a file path,
-    /// `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT` or `syslog+unix:///dev/log`.
+    /// Where alerts go (repeatable): `-` (NDJSON on stdout), a file path (NDJSON),
+    /// `pretty` or `pretty:PATH` (human view), `syslog+udp://HOST:PORT`,
+    /// `syslog+tcp://HOST:PORT` or `syslog+unix:///dev/log`. Default: the human view
+    /// when stdout is a terminal, NDJSON otherwise.
     #[arg(short, long = "output", value_name = "SPEC", help_heading = "Output")]
     pub outputs: Vec<String>,
 
@@ -94,6 +96,10 @@ pub struct ScanArgs {
         help_heading = "Output"
     )]
     pub syslog_facility: String,
+
+    /// Colours in the human view: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], help_heading = "Output")]
+    pub color: String,
 }
 
 /// `tripline convert`

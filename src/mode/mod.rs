@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod scan;
+pub mod tail;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

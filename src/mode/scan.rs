@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use tripline::engine::Engine;
 use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, escape, read_input};
 use tripline::rule;
+use tripline::sink::pretty::PrettySink;
 use tripline::sink::syslog::{SyslogSink, facility_from_name};
 use tripline::sink::{AlertSink, JsonlSink, MultiSink, OutputSpec};
 use tripline::source::collect_inputs;
@@ -91,13 +92,25 @@ fn summary_line(stats: &ReadStats) -> String {
 
 /// Opens every `--output` (stdout when none is given); a bad spec or an
 /// unreachable receiver is an error before any input is read.
-pub fn open_sinks(specs: &[String], facility: &str) -> Result<MultiSink> {
+pub fn open_sinks(specs: &[String], facility: &str, color: &str) -> Result<MultiSink> {
+    use std::io::IsTerminal;
     let facility = facility_from_name(facility)
         .with_context(|| format!("unknown syslog facility {facility:?}"))?;
+    let tty = std::io::stdout().is_terminal();
     let specs: Vec<&str> = if specs.is_empty() {
-        vec!["-"]
+        vec![if tty { "pretty" } else { "-" }]
     } else {
         specs.iter().map(String::as_str).collect()
+    };
+    let color_for = |to_stdout: bool| match color {
+        "always" => true,
+        "never" => false,
+        _ => {
+            to_stdout
+                && tty
+                && std::env::var_os("NO_COLOR").is_none()
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
     };
     let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
     for spec in specs {
@@ -108,6 +121,16 @@ pub fn open_sinks(specs: &[String], facility: &str) -> Result<MultiSink> {
                 open_output(Some(&p))
                     .with_context(|| format!("cannot open output {}", p.display()))?,
             )),
+            OutputSpec::Pretty(path) => {
+                let color = color_for(path.is_none());
+                let out = open_output(path.as_deref()).with_context(|| {
+                    format!(
+                        "cannot open output {}",
+                        path.as_deref().unwrap_or("-".as_ref()).display()
+                    )
+                })?;
+                Box::new(PrettySink::new(out, color))
+            }
             OutputSpec::Syslog(t) => Box::new(
                 SyslogSink::new(t.clone(), facility)
                     .with_context(|| format!("cannot reach syslog output {spec}"))?,
@@ -156,7 +179,7 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
     }
     let rule_count = report.rules.len();
     let mut engine = Engine::new(report.rules);
-    let mut sink = open_sinks(&args.outputs, &args.syslog_facility)?;
+    let mut sink = open_sinks(&args.outputs, &args.syslog_facility, &args.color)?;
     sink.begin()?;
     let mut alerts = 0u64;
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();

@@ -4,12 +4,14 @@
 //!
 //! | spec | sink |
 //! |---|---|
-//! | `-` | NDJSON on stdout (the default when no `-o` is given) |
+//! | `-` | NDJSON on stdout (the default when no `-o` is given and stdout is not a terminal) |
+//! | `pretty`, `pretty:PATH` | the human view ([`pretty`]) on stdout or into a file (the default on a terminal) |
 //! | `PATH` | NDJSON into a file (created or truncated) |
 //! | `syslog+udp://HOST:PORT` | RFC 5424 over UDP ([`syslog`]) |
 //! | `syslog+tcp://HOST:PORT` | RFC 5424 over TCP, octet-counted framing |
 //! | `syslog+unix:///dev/log` | RFC 5424 to a unix datagram socket (unix only) |
 
+pub mod pretty;
 pub mod syslog;
 
 use std::io::Write;
@@ -47,6 +49,8 @@ pub enum OutputSpec {
     Stdout,
     /// NDJSON to a file.
     File(PathBuf),
+    /// The human view to stdout (`None`) or a file.
+    Pretty(Option<PathBuf>),
     /// RFC 5424 syslog.
     Syslog(syslog::Transport),
 }
@@ -59,6 +63,12 @@ impl OutputSpec {
     pub fn parse(spec: &str) -> Result<OutputSpec, String> {
         if spec == "-" {
             return Ok(OutputSpec::Stdout);
+        }
+        if spec == "pretty" || spec == "pretty:-" {
+            return Ok(OutputSpec::Pretty(None));
+        }
+        if let Some(p) = spec.strip_prefix("pretty:") {
+            return Ok(OutputSpec::Pretty(Some(PathBuf::from(p))));
         }
         let Some(rest) = spec.strip_prefix("syslog+") else {
             return Ok(OutputSpec::File(PathBuf::from(spec)));
@@ -171,6 +181,11 @@ mod tests {
             Ok(OutputSpec::Syslog(syslog::Transport::Unix(
                 "/dev/log".into()
             )))
+        );
+        assert_eq!(OutputSpec::parse("pretty"), Ok(OutputSpec::Pretty(None)));
+        assert_eq!(
+            OutputSpec::parse("pretty:view.txt"),
+            Ok(OutputSpec::Pretty(Some("view.txt".into())))
         );
         assert!(OutputSpec::parse("syslog+udp://nohost").is_err());
         assert!(OutputSpec::parse("syslog+smoke://x:1").is_err());

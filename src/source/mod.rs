@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use tripline_parsers::Location;
 
+pub mod checkpoint;
+pub mod follow;
+
 /// Default cap on one line: longer lines are reported and skipped.
 pub const DEFAULT_MAX_LINE: usize = 4 << 20;
 

@@ -48,6 +48,10 @@
 //! should call `flush` after about a second without new input, which
 //! completes the last eager event (auditd writes a whole kernel event at
 //! once, so nothing is cut short by that).
+//!
+//! For checkpoints, [`Coalescer::push_at`] tags each event with the byte
+//! offset of its first record and [`Coalescer::pending_offsets`] lists the
+//! events not yet handed on: the smallest is the safe resume offset.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -108,6 +112,10 @@ pub struct CompletedEvent {
     pub records: Vec<Record>,
     /// True if records were dropped because a cap was hit.
     pub truncated: bool,
+    /// Byte offset of the event's first record in its input, as given to
+    /// [`Coalescer::push_at`] (0 when fed through [`Coalescer::push`]).
+    /// Live mode uses it to tell which events a checkpoint already covered.
+    pub offset: u64,
 }
 
 /// Counters, for `stats` output.
@@ -132,6 +140,7 @@ struct InFlight {
     bytes: usize,
     eager: bool,
     truncated: bool,
+    offset: u64,
 }
 
 /// Joins records into events. See the module docs for the completion rules.
@@ -181,6 +190,21 @@ impl Coalescer {
     /// A message when the record was dropped (late, or over a cap). The
     /// coalescer stays consistent.
     pub fn push(&mut self, rec: Record, out: &mut dyn FnMut(CompletedEvent)) -> Result<(), String> {
+        self.push_at(rec, 0, out)
+    }
+
+    /// [`push`](Self::push) for a record whose line starts at byte `offset` of
+    /// its input; a new event remembers the offset of its first record
+    /// ([`CompletedEvent::offset`], [`pending_offsets`](Self::pending_offsets)).
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub fn push_at(
+        &mut self,
+        rec: Record,
+        offset: u64,
+        out: &mut dyn FnMut(CompletedEvent),
+    ) -> Result<(), String> {
         let key = EventKey::of(&rec);
         let id = self.index.get(&key).copied();
 
@@ -255,6 +279,7 @@ impl Coalescer {
                 records: vec![rec],
                 eager,
                 truncated: false,
+                offset,
             },
         );
         self.stats.records += 1;
@@ -277,6 +302,24 @@ impl Coalescer {
             }
         }
         Ok(())
+    }
+
+    /// Offsets of the first records of every event not yet handed on (still
+    /// being assembled, or complete but held behind an older one), ascending.
+    ///
+    /// Events are handed on in arrival order, so every event whose first
+    /// record lies before the smallest of these offsets has been handed on:
+    /// that offset is where a restarted reader must resume so that no event
+    /// is lost.
+    pub fn pending_offsets(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .inflight
+            .values()
+            .map(|e| e.offset)
+            .chain(self.ready.values().map(|e| e.offset))
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// Completes every pending event, oldest first.
@@ -322,6 +365,7 @@ impl Coalescer {
                 key: ev.key,
                 records: ev.records,
                 truncated: ev.truncated,
+                offset: ev.offset,
             },
         );
         self.release(out);
@@ -483,6 +527,35 @@ mod tests {
         })
         .unwrap();
         assert_eq!(got, vec![1, 2]);
+    }
+
+    #[test]
+    fn pending_offsets_mark_the_safe_resume_point() {
+        let mut c = Coalescer::new();
+        let mut got = Vec::new();
+        let lines = [
+            (rec("SYSCALL", 1, 1), 0),
+            (rec("SYSCALL", 1, 2), 10),
+            (rec("PATH", 1, 1), 20),
+            (rec("EOE", 1, 2), 30),
+        ];
+        for (l, off) in &lines {
+            c.push_at(parse_line(l.as_bytes()).unwrap(), *off, &mut |e| {
+                got.push((e.key.serial, e.offset))
+            })
+            .unwrap();
+        }
+        // 2 is complete but held behind 1: both are pending.
+        assert!(got.is_empty());
+        assert_eq!(c.pending_offsets(), vec![0, 10]);
+        c.push_at(
+            parse_line(rec("EOE", 1, 1).as_bytes()).unwrap(),
+            40,
+            &mut |e| got.push((e.key.serial, e.offset)),
+        )
+        .unwrap();
+        assert_eq!(got, vec![(1, 0), (2, 10)]);
+        assert!(c.pending_offsets().is_empty());
     }
 
     #[test]

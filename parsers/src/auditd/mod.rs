@@ -146,6 +146,47 @@ impl AuditdParser {
     pub fn stats(&self) -> coalesce::CoalesceStats {
         self.coalescer.stats()
     }
+
+    /// [`Parser::feed`] that also passes each event's *origin*: the byte
+    /// offset (from `loc`) of the event's first record. Live mode uses it with
+    /// [`pending_offsets`](Self::pending_offsets) to checkpoint exactly.
+    ///
+    /// # Errors
+    /// As [`Parser::feed`].
+    pub fn feed_at(
+        &mut self,
+        line: &[u8],
+        loc: Location,
+        out: &mut dyn FnMut(Event, u64),
+    ) -> Result<(), ParseError> {
+        let t = line.trim_ascii();
+        if t.is_empty() || t.starts_with(b"#") {
+            return Ok(());
+        }
+        let rec = line::parse_line(t).map_err(|m| ParseError::new(loc, m))?;
+        let table = &mut self.table;
+        self.coalescer
+            .push_at(rec, loc.offset, &mut |ev| {
+                let off = ev.offset;
+                out(ecs::build(&ev, table), off)
+            })
+            .map_err(|m| ParseError::new(loc, m))
+    }
+
+    /// [`Parser::flush`] with each event's origin offset (see [`feed_at`](Self::feed_at)).
+    pub fn flush_at(&mut self, out: &mut dyn FnMut(Event, u64)) {
+        let table = &mut self.table;
+        self.coalescer.flush(&mut |ev| {
+            let off = ev.offset;
+            out(ecs::build(&ev, table), off)
+        });
+    }
+
+    /// Origin offsets of the events fed but not yet emitted, ascending (see
+    /// [`coalesce::Coalescer::pending_offsets`]).
+    pub fn pending_offsets(&self) -> Vec<u64> {
+        self.coalescer.pending_offsets()
+    }
 }
 
 impl Parser for AuditdParser {
