@@ -311,9 +311,13 @@ mod tests {
             Some(FieldTarget::Field("auditd.records[].fields.a0".into()))
         );
         assert!(m.find(Some("linux"), Some("file_event"), None).is_none());
-        assert!(
-            m.find(Some("windows"), Some("process_creation"), None)
-                .is_none()
+        // rules/mappings/windows.yml (Sysmon): raw EventData through `unmapped: prefix`.
+        let wpc = m
+            .find(Some("windows"), Some("process_creation"), None)
+            .expect("windows process_creation mapped");
+        assert_eq!(
+            wpc.resolve("Hashes"),
+            Some(FieldTarget::Field("winlog.event_data.Hashes".into()))
         );
     }
 
