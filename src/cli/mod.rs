@@ -31,6 +31,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// Convert logs to ECS events as NDJSON (no rules).
     Convert(ConvertArgs),
+    /// Follow growing logs (rotation-aware, checkpointed) and alert as events arrive.
+    Tail(TailArgs),
     /// Rule utilities.
     Rules {
         /// Rules subcommand.
@@ -100,6 +102,89 @@ pub struct ScanArgs {
     /// Colours in the human view: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], help_heading = "Output")]
     pub color: String,
+}
+
+/// `tripline tail`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tripline tail /var/log/audit/audit.log -o /var/log/tripline/alerts.ndjson
+  tripline tail --from-start --state-dir /tmp/st audit.log
+  tripline tail --audisp                  as an auditd plugin (packaging/auditd/tripline.conf)
+
+Signals: SIGTERM/SIGINT checkpoint and exit 0; SIGHUP reloads the rules (an invalid
+new rule set keeps the old one). A restart resumes from the checkpoint: no alert is
+lost and, with -o FILE, none is repeated.")]
+pub struct TailArgs {
+    /// Files to follow (need not exist yet); `-` reads stdin.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Input format (default: detected from the first line, else auditd).
+    #[arg(long, value_name = "FORMAT", help_heading = "Input")]
+    pub format: Option<String>,
+
+    /// Lines longer than this many bytes are reported and skipped.
+    #[arg(long, value_name = "BYTES", default_value_t = tripline::source::DEFAULT_MAX_LINE, help_heading = "Input")]
+    pub max_line: usize,
+
+    /// Read files without a checkpoint from their start instead of their end.
+    #[arg(long, help_heading = "Input")]
+    pub from_start: bool,
+
+    /// Poll instead of using file-system notifications (inotify, FSEvents, ReadDirectoryChangesW).
+    #[arg(long, help_heading = "Input")]
+    pub poll: bool,
+
+    /// Polling interval in milliseconds (with --poll; also the re-check interval with notifications).
+    #[arg(long, value_name = "MS", default_value_t = 250, help_heading = "Input")]
+    pub poll_interval: u64,
+
+    /// Run as an auditd plugin: read the dispatcher's records on stdin (`format = string`).
+    #[arg(long, conflicts_with = "paths", help_heading = "Input")]
+    pub audisp: bool,
+
+    /// Rule file or directory (repeatable). Replaces the embedded pack unless --default-rules is given.
+    #[arg(long = "rules", value_name = "PATH", help_heading = "Rules")]
+    pub rules: Vec<PathBuf>,
+
+    /// Also load the embedded default rules when --rules is given.
+    #[arg(long, help_heading = "Rules")]
+    pub default_rules: bool,
+
+    /// Append alerts to FILE instead of writing them to stdout (exactly once across restarts).
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    /// Directory for checkpoints (default: /var/lib/tripline as root, else the user's state directory).
+    #[arg(long, value_name = "DIR", help_heading = "State")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Checkpoint at most this often (milliseconds) while input flows; always right after alerts.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        help_heading = "State"
+    )]
+    pub checkpoint_interval: u64,
+
+    /// Complete events still being assembled after this long without input (milliseconds).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        help_heading = "State"
+    )]
+    pub idle_flush: u64,
+
+    /// Print a stats line (lag, drops, counts) on stderr every SECS seconds; 0 = never.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub stats_interval: u64,
+
+    /// Do not print bad-record messages on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `tripline convert`
