@@ -17,7 +17,8 @@ const TOOL: &str = "fb91c4e7-6564-4404-b3b1-a14a98484434"; // suspicious tool (m
 const LOCATION: &str = "34d7697e-d698-45ea-90f6-341ab139fa88"; // unusual location (medium)
 const CRED: &str = "3861e693-631c-4d6d-a4f9-6f07fdabffad"; // credential/token path (high)
 const NET: &str = "b5e166e7-9433-4aed-ab01-ddfbd8b1ee1b"; // network connection (medium)
-const IMDS_RULES: [&str; 4] = [TOOL, LOCATION, CRED, NET];
+const SEQ: &str = "fccccbe0-1d40-4060-9499-b5147a6172b1"; // exec then connect within 1 s (sequence, medium)
+const IMDS_RULES: [&str; 5] = [TOOL, LOCATION, CRED, NET, SEQ];
 
 /// Behaviour -> the IMDS rules that must fire for its process (and no others).
 fn expected_by_behaviour() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
@@ -28,18 +29,19 @@ fn expected_by_behaviour() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("benign-curl-loopback-server", set(&[])),
         // (1) AWS credentials: IMDSv1 with curl, and the atomic's IMDSv2 flow (token PUT, role, credentials);
         // the IMDSv2 requests use the carve-out forms, so only the credential-path rule sees them
-        ("aws-imdsv1-credentials", set(&[TOOL, CRED, NET])),
+        // (the sequence rule's exec stage carries the same carve-outs)
+        ("aws-imdsv1-credentials", set(&[TOOL, CRED, NET, SEQ])),
         ("aws-imdsv2-1-token-put", set(&[])),
         ("aws-imdsv2-2-role-name", set(&[CRED])),
         ("aws-imdsv2-3-role-credentials", set(&[CRED])),
         // (2) Azure managed-identity token with -H Metadata:true (carve-out form for the tool/network rules)
         ("azure-managed-identity-token", set(&[CRED])),
         // (3) GCP service-account token via metadata.google.internal
-        ("gcp-service-account-token", set(&[TOOL, CRED, NET])),
+        ("gcp-service-account-token", set(&[TOOL, CRED, NET, SEQ])),
         // (4) python3 urllib reading the AWS credentials path
-        ("python3-urllib-aws-credentials", set(&[TOOL, CRED, NET])),
+        ("python3-urllib-aws-credentials", set(&[TOOL, CRED, NET, SEQ])),
         // extra: AWS over IPv6 (fd00:ec2::254)
-        ("aws-ipv6-credentials", set(&[TOOL, CRED, NET])),
+        ("aws-ipv6-credentials", set(&[TOOL, CRED, NET, SEQ])),
     ])
 }
 
@@ -259,5 +261,49 @@ fn real_auditd_log_converts_to_exec_and_connect_events() {
                     .is_some()
         });
         assert!(connect, "no connection_attempted event to {ip}");
+    }
+}
+
+/// The sequence rule's alerts carry both stages in order: the exec of the
+/// process, then its connection attempt to the metadata service, at most 1 s
+/// apart and with the same parent (the join key).
+#[test]
+fn real_auditd_sequence_alerts_carry_exec_then_connect() {
+    let out = tripline(&["scan", "testdata/e2e/imds-real-audit.log"]);
+    let alerts = ndjson(&out.stdout);
+    let seq: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a.pointer("/rule/id").and_then(Value::as_str) == Some(SEQ))
+        .collect();
+    assert_eq!(seq.len(), 4, "one sequence alert per connecting tool");
+    for a in seq {
+        let evs = a
+            .pointer("/tripline/events")
+            .and_then(Value::as_array)
+            .expect("tripline.events");
+        assert_eq!(evs.len(), 2, "{a}");
+        let get = |e: &Value, p: &str| e.pointer(p).cloned().unwrap_or(Value::Null);
+        assert_eq!(get(&evs[0], "/event/action"), "exec");
+        assert_eq!(get(&evs[1], "/event/action"), "connection_attempted");
+        assert_eq!(get(&evs[0], "/process/pid"), get(&evs[1], "/process/pid"));
+        assert_eq!(
+            get(&evs[0], "/process/parent/entity_id"),
+            get(&evs[1], "/process/parent/entity_id")
+        );
+        assert!(get(&evs[0], "/@timestamp").as_str() <= get(&evs[1], "/@timestamp").as_str());
+        let ip = get(&evs[1], "/destination/ip");
+        assert!(ip == "169.254.169.254" || ip == "fd00:ec2::254", "{ip}");
+    }
+    // The stage rules (generate: false) never alert on their own.
+    for id in [
+        "d0dd753a-021b-478e-b41c-82648895ab78",
+        "a32263bc-2300-437a-b6cf-b15559c8a0f5",
+    ] {
+        assert!(
+            !alerts
+                .iter()
+                .any(|a| a.pointer("/rule/id").and_then(Value::as_str) == Some(id)),
+            "stage rule {id} alerted alone"
+        );
     }
 }

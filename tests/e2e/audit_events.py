@@ -29,6 +29,7 @@ IMDS_RULES = {
     "34d7697e-d698-45ea-90f6-341ab139fa88": "unusual-location",
     "3861e693-631c-4d6d-a4f9-6f07fdabffad": "credential-path",
     "b5e166e7-9433-4aed-ab01-ddfbd8b1ee1b": "network-connection",
+    "fccccbe0-1d40-4060-9499-b5147a6172b1": "exec-then-connect-sequence",
 }
 
 

@@ -41,6 +41,7 @@ META6=fd00:ec2::254
 R_TOOL=fb91c4e7-6564-4404-b3b1-a14a98484434
 R_CRED=3861e693-631c-4d6d-a4f9-6f07fdabffad
 R_NET=b5e166e7-9433-4aed-ab01-ddfbd8b1ee1b
+R_SEQ=fccccbe0-1d40-4060-9499-b5147a6172b1
 
 # proxies would send the namespace's requests elsewhere
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
@@ -224,7 +225,7 @@ auditctl -D -k "$KEY_BENIGN" >/dev/null
 
 # ---- phase 2: attack (Atomic Red Team T1552.005-style)
 add_rules "$KEY_ATTACK"
-run_ns attack aws-imdsv1-credentials 1 "$R_TOOL,$R_CRED,$R_NET" \
+run_ns attack aws-imdsv1-credentials 1 "$R_TOOL,$R_CRED,$R_NET,$R_SEQ" \
     curl -s "http://$META/latest/meta-data/iam/security-credentials/"
 expect_body aws-imdsv1-credentials tripline-e2e-role
 # the atomic's IMDSv2 flow, step by step (token PUT -> role name -> role credentials)
@@ -242,13 +243,13 @@ grep -q AccessKeyId "$WORK/out/T1552.005_aws_imds_creds.json" || die "IMDSv2 cre
 run_ns attack azure-managed-identity-token 1 "$R_CRED" \
     curl -s -H Metadata:true "http://$META/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/"
 expect_body azure-managed-identity-token access_token
-run_ns attack gcp-service-account-token 1 "$R_TOOL,$R_CRED,$R_NET" \
+run_ns attack gcp-service-account-token 1 "$R_TOOL,$R_CRED,$R_NET,$R_SEQ" \
     curl -s -H "Metadata-Flavor: Google" http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token
 expect_body gcp-service-account-token access_token
-run_ns attack python3-urllib-aws-credentials 1 "$R_TOOL,$R_CRED,$R_NET" \
+run_ns attack python3-urllib-aws-credentials 1 "$R_TOOL,$R_CRED,$R_NET,$R_SEQ" \
     "$PY" -c "import urllib.request as u; print(u.urlopen('http://$META/latest/meta-data/iam/security-credentials/', timeout=5).read().decode())"
 expect_body python3-urllib-aws-credentials tripline-e2e-role
-run_ns attack aws-ipv6-credentials 1 "$R_TOOL,$R_CRED,$R_NET" \
+run_ns attack aws-ipv6-credentials 1 "$R_TOOL,$R_CRED,$R_NET,$R_SEQ" \
     curl -s -g "http://[$META6]/latest/meta-data/iam/security-credentials/"
 expect_body aws-ipv6-credentials tripline-e2e-role
 
