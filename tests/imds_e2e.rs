@@ -39,7 +39,10 @@ fn expected_by_behaviour() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         // (3) GCP service-account token via metadata.google.internal
         ("gcp-service-account-token", set(&[TOOL, CRED, NET, SEQ])),
         // (4) python3 urllib reading the AWS credentials path
-        ("python3-urllib-aws-credentials", set(&[TOOL, CRED, NET, SEQ])),
+        (
+            "python3-urllib-aws-credentials",
+            set(&[TOOL, CRED, NET, SEQ]),
+        ),
         // extra: AWS over IPv6 (fd00:ec2::254)
         ("aws-ipv6-credentials", set(&[TOOL, CRED, NET, SEQ])),
     ])
