@@ -43,6 +43,9 @@ fn events() -> Option<Vec<Event>> {
     Some(evs)
 }
 
+/// (process.executable, process.pid) of an alert's event.
+type Subject = (Option<String>, Option<i64>);
+
 fn is_imds(e: &Event) -> bool {
     e.destination.ip.as_deref() == Some("169.254.169.254")
 }
@@ -99,7 +102,7 @@ fn ip_keyed_rule_fires_tool_keyed_rules_do_not() {
     let report = rule::load(&[root().join("rules/imds")], false);
     assert!(report.rules.len() >= 5, "IMDS pack incl. the Windows rule");
     let mut engine = Engine::new(report.rules);
-    let mut by_rule: BTreeMap<String, Vec<(Option<String>, Option<i64>)>> = BTreeMap::new();
+    let mut by_rule: BTreeMap<String, Vec<Subject>> = BTreeMap::new();
     for e in &evs {
         engine.process(e, &mut |a| {
             let t = a.events.last().expect("alert event");
