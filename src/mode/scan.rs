@@ -140,6 +140,31 @@ pub fn open_sinks(specs: &[String], facility: &str, color: &str) -> Result<Multi
     Ok(MultiSink::new(sinks))
 }
 
+/// One summary line on the sequence and count rules' state (None when the
+/// rule set has none): what the caps evicted, what expired, what came late.
+fn state_line(engine: &Engine) -> Option<String> {
+    let n = engine
+        .rules()
+        .rules()
+        .iter()
+        .filter(|r| !matches!(r.kind, rule::RuleKind::Single(_)))
+        .count();
+    if n == 0 {
+        return None;
+    }
+    let s = engine.stats().state;
+    Some(format!(
+        "{n} sequence/count rules: {} keys and {} partial matches evicted by the state caps, \
+         {} partials expired, {} cancelled by until, {} late events, {} reorder-buffer overflows",
+        s.evicted_keys,
+        s.evicted_partials,
+        s.expired_partials,
+        s.cancelled_partials,
+        s.late_events,
+        s.reorder_overflow
+    ))
+}
+
 /// `tripline scan`.
 pub fn scan(args: ScanArgs) -> Result<Exit> {
     let with_embedded = args.rules.is_empty() || args.default_rules;
@@ -210,6 +235,9 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
             "tripline: scanned {}; {rule_count} rules; {alerts} alerts",
             summary_line(&stats)
         );
+        if let Some(l) = state_line(&engine) {
+            eprintln!("tripline: {l}");
+        }
         for (rule, n) in &by_rule {
             eprintln!("tripline:   {n:>6}  {}", escape(rule));
         }
