@@ -43,6 +43,7 @@ pub fn eval(e: &Expr, ev: &Event) -> bool {
         }
         Expr::Not(e) => !eval(e, ev),
         Expr::Pred(p) => predicate(p, ev),
+        Expr::Eql(q) => q.matches(ev),
     }
 }
 

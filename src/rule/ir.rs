@@ -72,6 +72,10 @@ pub enum Expr {
     Not(Box<Expr>),
     /// A test on one field.
     Pred(Predicate),
+    /// A compiled EQL condition (Elastic rules, see [`super::eql`]): evaluated
+    /// as a whole by [`super::eql::EqlQuery::matches`]. It exposes no
+    /// predicates, so the prefilter must treat it as "always a candidate".
+    Eql(Arc<super::eql::EqlQuery>),
 }
 
 impl Expr {
@@ -136,6 +140,7 @@ impl Expr {
             }
             Expr::Not(e) => e.for_each_predicate(f),
             Expr::Pred(p) => f(p),
+            Expr::Eql(_) => {}
         }
     }
 }
@@ -570,6 +575,7 @@ impl fmt::Display for Expr {
             }
             Expr::Not(e) => write!(f, "not {e}"),
             Expr::Pred(p) => write!(f, "{p}"),
+            Expr::Eql(q) => write!(f, "eql({})", q.source.trim()),
         }
     }
 }

@@ -30,6 +30,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub mod correlation;
+pub mod elastic;
+pub mod eql;
 pub mod ir;
 pub mod mapping;
 pub mod meta;
@@ -236,7 +238,8 @@ pub struct LoadReport {
 /// Loads rules from files and directories (recursive), plus the embedded pack when `with_embedded`.
 ///
 /// - Directories are walked recursively in name order; `.yml`/`.yaml` files are
-///   Sigma, `.toml` files are reported as not supported yet (a per-rule
+///   Sigma, `.toml` files are Elastic detection rules ([`elastic`]: `type = "eql"`
+///   compiles, other rule types are reported as unsupported in a per-rule
 ///   diagnostic), other files are skipped silently. While walking, rule test
 ///   files (`*.cases.yml`) and `rules/mappings/` are skipped too: they are not rules.
 /// - A file named explicitly is always parsed as Sigma (except `.toml`).
@@ -274,7 +277,7 @@ pub fn load(paths: &[PathBuf], with_embedded: bool) -> LoadReport {
             };
             let shown = format!("embedded:{path}");
             if path.ends_with(".toml") {
-                l.toml(&shown);
+                elastic::load_str(&mut l, text, &shown, ruleset);
             } else {
                 l.sigma(text, &shown, ruleset);
             }
@@ -394,7 +397,7 @@ impl Loader {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         match ext.as_deref() {
-            Some("toml") => return self.toml(&shown),
+            Some("toml") => return elastic::load_file(self, p, &shown, ruleset),
             Some("yml" | "yaml") => {}
             _ if explicit => {}
             _ => return,
@@ -413,17 +416,6 @@ impl Loader {
                 ),
             },
         }
-    }
-
-    fn toml(&mut self, shown: &str) {
-        self.total += 1;
-        self.diagnostics.push(Diagnostic {
-            path: shown.to_string(),
-            line: None,
-            rule: None,
-            message: "EQL/Elastic TOML not supported yet".into(),
-            file_error: false,
-        });
     }
 
     fn sigma(&mut self, text: &str, path: &str, ruleset: &str) {

@@ -644,7 +644,11 @@ fn load_walks_directories_and_reports_toml() {
         .find(|d| d.path.ends_with("b.toml"))
         .unwrap();
     assert!(!toml.file_error);
-    assert!(toml.message.contains("EQL/Elastic TOML not supported yet"));
+    assert!(
+        toml.message.contains("unsupported rule type"),
+        "{}",
+        toml.message
+    );
     let missing = r
         .diagnostics
         .iter()
