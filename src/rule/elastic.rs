@@ -239,16 +239,21 @@ pub fn parse_rule(text: &str) -> Result<ElasticRule, TomlError> {
 /// # Errors
 /// The query's [`EqlError`] (positions relative to the query text).
 pub fn compile(r: &ElasticRule, path: &str, ruleset: &str) -> Result<Rule, EqlError> {
-    let q = eql::compile(r.query.as_deref().unwrap_or_default())?;
+    let text = r.query.as_deref().unwrap_or_default();
+    let q = eql::compile(text)?;
     let mut meta = r.meta.clone();
     meta.path = path.to_string();
     meta.ruleset = ruleset.to_string();
-    Ok(Rule {
-        meta: Arc::new(meta),
-        kind: RuleKind::Single(Detection {
+    let kind = match q.as_sequence() {
+        Some(s) => RuleKind::Sequence(s.to_joiner().map_err(|m| EqlError::at(text, 0, m))?),
+        None => RuleKind::Single(Detection {
             filter: Expr::Const(true),
             condition: Expr::Eql(Arc::new(q)),
         }),
+    };
+    Ok(Rule {
+        meta: Arc::new(meta),
+        kind,
     })
 }
 

@@ -39,24 +39,29 @@
 //! - Matching is linear-time: wildcards go through the IR's `StrMatch`
 //!   (prefix/suffix/substring fast paths, otherwise a `regex` automaton) and
 //!   regexes through the `regex` crate; nothing is compiled per event.
-//! - Sequences run on [`sequence::LocalSequencer`] behind the
-//!   [`sequence::SequenceBackend`] trait, so they can move onto the shared
-//!   sequence joiner without touching the compiler.
+//! - Sequences compile onto the engine's shared sequence joiner
+//!   ([`SequenceSpec::to_joiner`] -> `rule::temporal::SequenceSpec`): each stage
+//!   becomes an inline detection wrapping that stage's compiled filter, and the
+//!   `by` keys become join-key fields. The joiner implements Elasticsearch's
+//!   sequence semantics (maxspan inclusive, `until` cancels a key's partials).
 
 pub mod ast;
 pub mod compile;
 pub mod func;
 pub mod lexer;
 pub mod parser;
-pub mod sequence;
 pub mod value;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
+use std::sync::Arc;
 
 use tripline_parsers::Event;
+
+use super::ir::{Detection, Expr, Field};
+use super::temporal;
 
 use compile::{CExpr, CField, Compiler};
 
@@ -98,7 +103,9 @@ impl EqlError {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let column = src[line_start..off].chars().count() + 1;
-        let kind = if message.starts_with("unknown function")
+        let kind = if message.starts_with("unsupported:") {
+            ErrorKind::Unsupported
+        } else if message.starts_with("unknown function")
             || message.contains("regex")
             || message.contains("cidr")
             || message.contains("(): ")
@@ -161,6 +168,8 @@ pub struct StageSpec {
     pub filter: EventFilter,
     /// Join key expressions.
     pub keys: Vec<CExpr>,
+    /// The stage's query text (`process where ...`).
+    pub text: String,
 }
 
 /// A compiled `sequence`.
@@ -172,6 +181,57 @@ pub struct SequenceSpec {
     pub until: Option<StageSpec>,
     /// `maxspan` in nanoseconds: last event time - first event time must be <= this.
     pub maxspan_ns: Option<i64>,
+}
+
+impl SequenceSpec {
+    /// The sequence as the engine's sequence joiner runs it: every stage an
+    /// inline detection around its compiled filter, every join key a field.
+    ///
+    /// # Errors
+    /// A join key that is not a plain field (`by length(x)`, `by a[0]`).
+    pub fn to_joiner(&self) -> Result<temporal::SequenceSpec, String> {
+        let stage = |st: &StageSpec| -> Result<temporal::Stage, String> {
+            let keys = st
+                .keys
+                .iter()
+                .map(|k| match k {
+                    CExpr::Field(f) if f.rest.is_empty() => Ok(Field {
+                        base: f.base.clone(),
+                        inner: Vec::new(),
+                    }),
+                    CExpr::Field(f) => Err(format!(
+                        "unsupported: join key {} (only plain fields can be join keys)",
+                        f.text
+                    )),
+                    _ => Err(
+                        "unsupported: computed join keys (only plain fields can be join keys)"
+                            .into(),
+                    ),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let q = EqlQuery {
+                source: st.text.clone(),
+                compiled: Compiled::Event(st.filter.clone()),
+                fields: Vec::new(),
+            };
+            Ok(temporal::Stage {
+                condition: temporal::StageCondition::Detection(Detection {
+                    filter: Expr::Const(true),
+                    condition: Expr::Eql(Arc::new(q)),
+                }),
+                keys,
+            })
+        };
+        let spec = temporal::SequenceSpec {
+            stages: self.stages.iter().map(stage).collect::<Result<_, _>>()?,
+            until: self.until.as_ref().map(stage).transpose()?,
+            maxspan_ns: self.maxspan_ns,
+            ordered: true,
+            min_stages: self.stages.len(),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
 }
 
 /// What a query compiled to.
@@ -196,7 +256,7 @@ pub struct EqlQuery {
 
 impl EqlQuery {
     /// True if a single-event query matches `ev` (always false for a sequence,
-    /// which needs a [`sequence::SequenceBackend`]).
+    /// which runs on the engine's sequence joiner, see [`SequenceSpec::to_joiner`]).
     pub fn matches(&self, ev: &Event) -> bool {
         match &self.compiled {
             Compiled::Event(f) => f.matches(ev),
@@ -280,9 +340,11 @@ pub fn compile(src: &str) -> Result<EqlQuery, EqlError> {
                 for e in &st.by {
                     keys.push(c.expr(e)?);
                 }
+                let span = st.query.span;
                 Ok(StageSpec {
                     filter: event_filter(c, &st.query)?,
                     keys,
+                    text: src[span.start..span.end.min(src.len())].trim().to_string(),
                 })
             };
             let stages = s

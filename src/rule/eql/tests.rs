@@ -4,8 +4,11 @@
 use serde_json::json;
 use tripline_parsers::Event;
 
-use super::sequence::{LocalSequencer, SequenceBackend};
+use std::sync::Arc;
+
 use super::{ErrorKind, compile};
+use crate::engine::Engine;
+use crate::rule::{Rule, RuleKind, RuleMeta, RuleSet};
 
 fn ev(j: serde_json::Value) -> Event {
     Event::from_json(&j)
@@ -405,16 +408,32 @@ fn at(ms: i64, cat: &str, extra: serde_json::Value) -> Event {
     e
 }
 
+/// Runs a sequence query through the engine (the shared sequence joiner) and
+/// returns each alert's event times in milliseconds.
 fn run(q: &str, events: &[Event]) -> Vec<Vec<i64>> {
     let c = compile(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-    let spec = c.as_sequence().expect("a sequence");
-    let mut s = LocalSequencer::new();
+    let spec = c.as_sequence().expect("a sequence").to_joiner().unwrap();
+    let rule = Rule {
+        meta: Arc::new(RuleMeta {
+            id: "seq".into(),
+            ..RuleMeta::default()
+        }),
+        kind: RuleKind::Sequence(spec),
+    };
+    let mut engine = Engine::new(RuleSet::from_rules(vec![rule]));
     let mut out = Vec::new();
+    let mut push = |a: crate::alert::Alert| {
+        out.push(
+            a.events
+                .iter()
+                .map(|e| e.timestamp_ns / 1_000_000)
+                .collect(),
+        )
+    };
     for e in events {
-        s.observe(spec, e, &mut |evs| {
-            out.push(evs.iter().map(|e| e.timestamp_ns / 1_000_000).collect())
-        });
+        engine.process(e, &mut push);
     }
+    engine.flush(&mut push);
     out
 }
 
