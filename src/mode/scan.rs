@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use tripline::engine::Engine;
 use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, escape, read_input};
 use tripline::rule;
+use tripline::sink::elastic::ElasticSink;
 use tripline::sink::pretty::PrettySink;
 use tripline::sink::syslog::{SyslogSink, facility_from_name};
 use tripline::sink::{AlertSink, JsonlSink, MultiSink, OutputSpec};
@@ -131,6 +132,7 @@ pub fn open_sinks(specs: &[String], facility: &str, color: &str) -> Result<Multi
                 })?;
                 Box::new(PrettySink::new(out, color))
             }
+            OutputSpec::Elastic(t) => Box::new(ElasticSink::new(t)),
             OutputSpec::Syslog(t) => Box::new(
                 SyslogSink::new(t.clone(), facility)
                     .with_context(|| format!("cannot reach syslog output {spec}"))?,

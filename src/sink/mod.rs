@@ -10,7 +10,9 @@
 //! | `syslog+udp://HOST:PORT` | RFC 5424 over UDP ([`syslog`]) |
 //! | `syslog+tcp://HOST:PORT` | RFC 5424 over TCP, octet-counted framing |
 //! | `syslog+unix:///dev/log` | RFC 5424 to a unix datagram socket (unix only) |
+//! | `elasticsearch+http://[USER:PASS@]HOST:PORT/INDEX` (or `es+http://…`) | Elasticsearch `_bulk` ([`elastic`]) |
 
+pub mod elastic;
 pub mod pretty;
 pub mod syslog;
 
@@ -53,6 +55,8 @@ pub enum OutputSpec {
     Pretty(Option<PathBuf>),
     /// RFC 5424 syslog.
     Syslog(syslog::Transport),
+    /// Elasticsearch `_bulk`.
+    Elastic(elastic::ElasticTarget),
 }
 
 impl OutputSpec {
@@ -69,6 +73,12 @@ impl OutputSpec {
         }
         if let Some(p) = spec.strip_prefix("pretty:") {
             return Ok(OutputSpec::Pretty(Some(PathBuf::from(p))));
+        }
+        if let Some(url) = spec
+            .strip_prefix("elasticsearch+")
+            .or_else(|| spec.strip_prefix("es+"))
+        {
+            return elastic::ElasticTarget::parse(url).map(OutputSpec::Elastic);
         }
         let Some(rest) = spec.strip_prefix("syslog+") else {
             return Ok(OutputSpec::File(PathBuf::from(spec)));
@@ -187,6 +197,11 @@ mod tests {
             OutputSpec::parse("pretty:view.txt"),
             Ok(OutputSpec::Pretty(Some("view.txt".into())))
         );
+        assert!(matches!(
+            OutputSpec::parse("es+http://127.0.0.1:9200/alerts"),
+            Ok(OutputSpec::Elastic(_))
+        ));
+        assert!(OutputSpec::parse("elasticsearch+https://h:9200/alerts").is_err());
         assert!(OutputSpec::parse("syslog+udp://nohost").is_err());
         assert!(OutputSpec::parse("syslog+smoke://x:1").is_err());
         assert!(OutputSpec::parse("syslog+unix://relative").is_err());
