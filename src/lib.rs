@@ -10,6 +10,7 @@
 
 pub mod alert;
 pub mod engine;
+pub mod filter;
 pub mod pipeline;
 pub mod platform;
 pub mod rule;
