@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use tripline::Event;
-use tripline::engine::Engine;
+use tripline::engine::{Engine, EngineOptions, PrefilterMode};
 use tripline::rule;
 
 #[derive(Debug, Deserialize)]
@@ -94,11 +94,37 @@ fn run_file(path: &Path) -> (usize, Vec<String>) {
         );
     }
     let rule_id = report.rules.rules()[0].meta.id.clone();
-    let mut engine = Engine::new(report.rules);
     let mut failures = Vec::new();
     if file.cases.is_empty() {
         failures.push(format!("{shown}: no cases"));
     }
+    // Every case runs with the prefilter on, off and with every rule a
+    // candidate (STYLE.md practice 3); the outcome must be the same each way.
+    for mode in [
+        PrefilterMode::On,
+        PrefilterMode::Off,
+        PrefilterMode::AllCandidates,
+    ] {
+        let engine = Engine::with_options(
+            report.rules.clone(),
+            EngineOptions {
+                prefilter: mode,
+                ..EngineOptions::default()
+            },
+        );
+        run_cases(&shown, &file, &rule_id, engine, mode, &mut failures);
+    }
+    (file.cases.len(), failures)
+}
+
+fn run_cases(
+    shown: &str,
+    file: &CaseFile,
+    rule_id: &str,
+    mut engine: Engine,
+    mode: PrefilterMode,
+    failures: &mut Vec<String>,
+) {
     for case in &file.cases {
         let ev = Event::from_json(&case.event);
         let mut alerts = Vec::new();
@@ -111,7 +137,7 @@ fn run_file(path: &Path) -> (usize, Vec<String>) {
         };
         if got != case.expect {
             failures.push(format!(
-                "{shown}: case {:?}: expected {:?}, got {:?}",
+                "{shown}: case {:?} (prefilter {mode:?}): expected {:?}, got {:?}",
                 case.name, case.expect, got
             ));
         }
@@ -121,7 +147,6 @@ fn run_file(path: &Path) -> (usize, Vec<String>) {
             }
         }
     }
-    (file.cases.len(), failures)
 }
 
 #[test]

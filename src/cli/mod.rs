@@ -83,6 +83,15 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Rules")]
     pub default_rules: bool,
 
+    /// Mapping options.
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+
+    /// Evaluate every rule on every event instead of the Aho-Corasick
+    /// prefilter's candidates (same alerts, slower; for comparison and debugging).
+    #[arg(long, help_heading = "Rules")]
+    pub no_prefilter: bool,
+
     /// Where alerts go (repeatable): `-` (NDJSON on stdout), a file path (NDJSON),
     /// `pretty` or `pretty:PATH` (human view), `syslog+udp://HOST:PORT`,
     /// `syslog+tcp://HOST:PORT` or `syslog+unix:///dev/log`. Default: the human view
@@ -178,6 +187,11 @@ pub struct TailArgs {
     )]
     pub idle_flush: u64,
 
+    /// An auditd event that has received no record for this long is complete
+    /// (milliseconds; audit.log has no EOE records, and auditd writes an event's records together).
+    #[arg(long, value_name = "MS", default_value_t = 20, help_heading = "Input")]
+    pub event_timeout: u64,
+
     /// Print a stats line (lag, drops, counts) on stderr every SECS seconds; 0 = never.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub stats_interval: u64,
@@ -206,7 +220,57 @@ pub struct CheckArgs {
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// Print `{"total":N,"compiled":M,"failed":[{"path":..,"reason":..}]}` instead of text.
+    /// Print `{"total":N,"compiled":M,"failed":[{"path":..,"reason":..}],"by_logsource":{..}}` instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Mapping options.
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+
+    /// Print the compiled form of the rule with this id (or title) and the
+    /// literal fragments the prefilter looks for (repeatable).
+    #[arg(long, value_name = "RULE_ID")]
+    pub explain: Vec<String>,
+}
+
+/// Logsource mapping and placeholder options shared by `scan` and `rules check`.
+#[derive(Debug, Args)]
+pub struct MappingArgs {
+    /// An extra logsource mapping file (the schema of rules/mappings/*.yml);
+    /// its entries take precedence over the shipped ones (repeatable).
+    #[arg(long = "mapping", value_name = "FILE", help_heading = "Rules")]
+    pub mappings: Vec<PathBuf>,
+
+    /// A value for the Sigma `|expand` placeholder %NAME% (repeatable; several
+    /// values for one name are alternatives).
+    #[arg(
+        long = "placeholder",
+        value_name = "NAME=VALUE",
+        help_heading = "Rules"
+    )]
+    pub placeholders: Vec<String>,
+}
+
+impl MappingArgs {
+    /// The loader options these arguments ask for.
+    ///
+    /// # Errors
+    /// An unreadable mapping file or a placeholder without `=`.
+    pub fn load_options(&self) -> anyhow::Result<tripline::rule::LoadOptions> {
+        let mut o = tripline::rule::LoadOptions::default();
+        for p in &self.mappings {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("cannot read mapping {}: {e}", p.display()))?;
+            o.mappings.push((p.display().to_string(), text));
+        }
+        for kv in &self.placeholders {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--placeholder {kv:?}: expected NAME=VALUE"))?;
+            o.placeholders
+                .push((k.trim().trim_matches('%').to_string(), v.to_string()));
+        }
+        Ok(o)
+    }
 }

@@ -16,7 +16,7 @@ use std::io::Write as _;
 use serde_json::Value;
 use tripline_parsers::{Event, FieldValue};
 
-use crate::rule::ir::{Detection, Expr, Predicate, Test};
+use crate::rule::ir::{Detection, Expr, Field, FieldRefMatch, Predicate, Test};
 
 /// True if the event passes the detection's filter and condition.
 pub fn matches(d: &Detection, ev: &Event) -> bool {
@@ -49,6 +49,20 @@ pub fn eval(e: &Expr, ev: &Event) -> bool {
 
 /// Evaluates one predicate.
 pub fn predicate(p: &Predicate, ev: &Event) -> bool {
+    match &p.test {
+        Test::FieldRef(r) => return field_ref(p, r, ev),
+        Test::TimePart(part, op, n) => {
+            // Integers are nanoseconds since the epoch (`@timestamp`), strings RFC 3339.
+            return texts(ev, &p.field, &mut |s, int| {
+                let x = match int {
+                    Some(ns) => part.of_ns(ns),
+                    None => part.of_str(s),
+                };
+                x.is_some_and(|x| op.apply(x as f64, *n))
+            });
+        }
+        _ => {}
+    }
     let v = ev.get_ref(&p.field.base);
     if !p.field.inner.is_empty() {
         return inner(p, v);
@@ -106,6 +120,54 @@ fn any_leaf(j: &Value, path: &[String], f: &mut dyn FnMut(&Value) -> bool) -> Op
     }
 }
 
+/// Sigma `fieldref`: some value of the field matches some value of the other field.
+fn field_ref(p: &Predicate, r: &FieldRefMatch, ev: &Event) -> bool {
+    texts(ev, &p.field, &mut |hay, _| {
+        texts(ev, &r.other, &mut |pat, _| r.is_match(hay, pat))
+    })
+}
+
+/// Calls `f` on the text of every scalar value of `field` (integers also
+/// passed as numbers) until it returns true; false when none did or the field
+/// is absent.
+fn texts(ev: &Event, field: &Field, f: &mut dyn FnMut(&str, Option<i64>) -> bool) -> bool {
+    fn json_texts(j: &Value, f: &mut dyn FnMut(&str, Option<i64>) -> bool) -> bool {
+        match j {
+            Value::Null | Value::Object(_) => false,
+            Value::Bool(b) => f(if *b { "true" } else { "false" }, None),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => int_text(i, f),
+                None => f(&n.to_string(), None),
+            },
+            Value::String(s) => f(s, None),
+            Value::Array(a) => a.iter().any(|x| json_texts(x, f)),
+        }
+    }
+    let v = ev.get_ref(&field.base);
+    if !field.inner.is_empty() {
+        let Some(FieldValue::Json(j)) = v else {
+            return false;
+        };
+        return any_leaf(j, &field.inner, &mut |leaf| json_texts(leaf, f)).unwrap_or(false);
+    }
+    match v {
+        None => false,
+        Some(FieldValue::Str(s)) => f(s, None),
+        Some(FieldValue::Int(n)) => int_text(n, f),
+        Some(FieldValue::Strs(l)) => l.iter().any(|s| f(s, None)),
+        Some(FieldValue::Json(j)) => json_texts(j, f),
+    }
+}
+
+/// Formats `n` on the stack and passes it to `f`.
+fn int_text(n: i64, f: &mut dyn FnMut(&str, Option<i64>) -> bool) -> bool {
+    let mut buf = [0u8; 24];
+    let mut w = &mut buf[..];
+    let _ = write!(w, "{n}");
+    let len = 24 - w.len();
+    std::str::from_utf8(&buf[..len]).is_ok_and(|s| f(s, Some(n)))
+}
+
 fn json_empty(j: &Value) -> bool {
     match j {
         Value::Null => true,
@@ -138,6 +200,7 @@ fn string(t: &Test, s: &str) -> bool {
         Test::Bool(b) => s.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
         Test::Null => s.is_empty(),
         Test::Exists(want) => *want,
+        Test::FieldRef(_) | Test::TimePart(..) => false,
     }
 }
 
@@ -152,7 +215,9 @@ fn int(t: &Test, n: i64) -> bool {
             let len = 24 - w.len();
             std::str::from_utf8(&buf[..len]).is_ok_and(|s| string(t, s))
         }
-        Test::Bool(_) | Test::Cidr(_) | Test::Null => false,
+        Test::Bool(_) | Test::Cidr(_) | Test::Null | Test::FieldRef(_) | Test::TimePart(..) => {
+            false
+        }
         Test::Exists(want) => *want,
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod count;
 pub mod matcher;
+pub mod prefilter;
 pub mod sequence;
 pub mod state;
 pub mod window;
@@ -21,17 +22,50 @@ use crate::rule::{RuleKind, RuleSet};
 pub struct EngineStats {
     /// Events seen.
     pub events: u64,
-    /// Rule evaluations performed.
+    /// Exact single-event rule evaluations performed (the prefilter's candidates).
     pub evaluations: u64,
+    /// Exact evaluations that matched (confirmed candidates).
+    pub confirmed: u64,
+    /// Single-event rule evaluations without a prefilter (events x single-event rules).
+    pub possible: u64,
     /// Alerts emitted.
     pub alerts: u64,
     /// Sequence and count state: evictions, expiries, late events, current size.
     pub state: window::StateStats,
 }
 
+/// How the engine narrows the rules to evaluate per event (see [`prefilter`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PrefilterMode {
+    /// Evaluate only the prefilter's candidates (the default).
+    #[default]
+    On,
+    /// No prefilter: evaluate every rule on every event (`--no-prefilter`).
+    Off,
+    /// Run the prefilter but treat every rule as a candidate (tests the
+    /// candidate path; compare ripgrep's `every_line_is_candidate`).
+    AllCandidates,
+}
+
+/// Engine options.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// The prefilter mode.
+    pub prefilter: PrefilterMode,
+    /// Sequence and count state limits.
+    pub limits: window::StateLimits,
+}
+
 /// Runs rules over events.
 pub struct Engine {
     rules: RuleSet,
+    mode: PrefilterMode,
+    prefilter: Option<prefilter::Prefilter>,
+    scratch: prefilter::Scratch,
+    /// Candidate rule indices of the current event (reused).
+    candidates: Vec<u32>,
+    /// Every single-event rule index (the candidates without a prefilter).
+    singles: Vec<u32>,
     stats: EngineStats,
     stateful: state::StatefulRules,
     /// Per single-event rule: did it match the current event (for stateful rules).
@@ -46,9 +80,40 @@ impl Engine {
 
     /// An engine over `rules` whose stateful rules keep state within `limits`.
     pub fn with_limits(rules: RuleSet, limits: window::StateLimits) -> Self {
-        let stateful = state::StatefulRules::new(&rules, limits);
+        Engine::with_options(
+            rules,
+            EngineOptions {
+                limits,
+                ..EngineOptions::default()
+            },
+        )
+    }
+
+    /// An engine over `rules` with `options`.
+    pub fn with_options(rules: RuleSet, options: EngineOptions) -> Self {
+        let stateful = state::StatefulRules::new(&rules, options.limits);
         let hits = vec![false; rules.len()];
+        let prefilter = match options.prefilter {
+            PrefilterMode::Off => None,
+            _ => Some(prefilter::Prefilter::new(&rules)),
+        };
+        let scratch = prefilter
+            .as_ref()
+            .map(prefilter::Prefilter::scratch)
+            .unwrap_or_default();
+        let singles = rules
+            .rules()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.kind, RuleKind::Single(_)))
+            .map(|(i, _)| i as u32)
+            .collect();
         Engine {
+            mode: options.prefilter,
+            prefilter,
+            scratch,
+            candidates: Vec::new(),
+            singles,
             rules,
             stats: EngineStats::default(),
             stateful,
@@ -65,11 +130,31 @@ impl Engine {
     /// (in rule load order).
     pub fn process(&mut self, event: &Event, out: &mut dyn FnMut(Alert)) {
         self.stats.events += 1;
-        for (i, rule) in self.rules.rules().iter().enumerate() {
+        self.stats.possible += self.singles.len() as u64;
+        match (&self.prefilter, self.mode) {
+            (Some(p), PrefilterMode::On) => {
+                p.candidates(event, &mut self.scratch, &mut self.candidates);
+            }
+            (Some(p), _) => {
+                // Exercise the scan, then ignore its verdict.
+                p.candidates(event, &mut self.scratch, &mut self.candidates);
+                self.candidates.clear();
+                self.candidates.extend_from_slice(&self.singles);
+            }
+            (None, _) => {
+                self.candidates.clear();
+                self.candidates.extend_from_slice(&self.singles);
+            }
+        }
+        self.hits.fill(false);
+        for &i in &self.candidates {
+            let i = i as usize;
+            let rule = &self.rules.rules()[i];
             if let RuleKind::Single(d) = &rule.kind {
                 self.stats.evaluations += 1;
                 let hit = matcher::matches(d, event);
                 self.hits[i] = hit;
+                self.stats.confirmed += u64::from(hit);
                 if hit && !self.rules.is_silent(i) {
                     self.stats.alerts += 1;
                     out(Alert {

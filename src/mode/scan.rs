@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use tripline::engine::Engine;
+use tripline::engine::{Engine, EngineOptions, PrefilterMode};
 use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, escape, read_input};
 use tripline::rule;
 use tripline::sink::elastic::ElasticSink;
@@ -142,6 +142,26 @@ pub fn open_sinks(specs: &[String], facility: &str, color: &str) -> Result<Multi
     Ok(MultiSink::new(sinks))
 }
 
+/// One summary line on the prefilter: how many exact evaluations it let
+/// through, of how many possible, and how many of those matched.
+fn prefilter_line(s: &tripline::engine::EngineStats) -> String {
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
+    format!(
+        "prefilter: {} of {} rule evaluations ({:.2}%) were candidates, {} confirmed ({:.1}% of candidates)",
+        s.evaluations,
+        s.possible,
+        pct(s.evaluations, s.possible),
+        s.confirmed,
+        pct(s.confirmed, s.evaluations)
+    )
+}
+
 /// One summary line on the sequence and count rules' state (None when the
 /// rule set has none): what the caps evicted, what expired, what came late.
 fn state_line(engine: &Engine) -> Option<String> {
@@ -170,7 +190,7 @@ fn state_line(engine: &Engine) -> Option<String> {
 /// `tripline scan`.
 pub fn scan(args: ScanArgs) -> Result<Exit> {
     let with_embedded = args.rules.is_empty() || args.default_rules;
-    let report = rule::load(&args.rules, with_embedded);
+    let report = rule::load_with(&args.rules, with_embedded, &args.mapping.load_options()?);
     let mut file_errors = 0;
     for d in report.diagnostics.iter().filter(|d| d.file_error) {
         file_errors += 1;
@@ -205,7 +225,17 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
         return Ok(Exit::Error);
     }
     let rule_count = report.rules.len();
-    let mut engine = Engine::new(report.rules);
+    let mut engine = Engine::with_options(
+        report.rules,
+        EngineOptions {
+            prefilter: if args.no_prefilter {
+                PrefilterMode::Off
+            } else {
+                PrefilterMode::On
+            },
+            ..EngineOptions::default()
+        },
+    );
     let mut sink = open_sinks(&args.outputs, &args.syslog_facility, &args.color)?;
     sink.begin()?;
     let mut alerts = 0u64;
@@ -237,6 +267,7 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
             "tripline: scanned {}; {rule_count} rules; {alerts} alerts",
             summary_line(&stats)
         );
+        eprintln!("tripline: {}", prefilter_line(&engine.stats()));
         if let Some(l) = state_line(&engine) {
             eprintln!("tripline: {l}");
         }

@@ -215,6 +215,95 @@ pub enum Test {
     Null,
     /// The field is present (`true`) or absent (`false`).
     Exists(bool),
+    /// The field's value compared with another field of the same event (Sigma `fieldref`).
+    FieldRef(FieldRefMatch),
+    /// A calendar part of a timestamp field (UTC), compared numerically
+    /// (Sigma `minute`, `hour`, `day`, `week`, `month`, `year`).
+    TimePart(TimePart, CmpOp, f64),
+}
+
+/// Sigma `fieldref`: this field's value against another field's value.
+#[derive(Debug, Clone)]
+pub struct FieldRefMatch {
+    /// The other field.
+    pub other: Field,
+    /// Equality, prefix (`startswith`), suffix (`endswith`) or substring (`contains`):
+    /// the other field's value is the pattern.
+    pub kind: StrKind,
+    /// Case-sensitive (Sigma `cased`); ASCII case-insensitive otherwise.
+    pub cased: bool,
+}
+
+impl FieldRefMatch {
+    /// True if `hay` matches the other field's value `pat` under this match's shape.
+    pub fn is_match(&self, hay: &str, pat: &str) -> bool {
+        let (h, n) = (hay.as_bytes(), pat.as_bytes());
+        let eq = |a: &[u8], b: &[u8]| {
+            if self.cased {
+                a == b
+            } else {
+                a.eq_ignore_ascii_case(b)
+            }
+        };
+        match self.kind {
+            StrKind::Exact | StrKind::Any | StrKind::Glob => h.len() == n.len() && eq(h, n),
+            StrKind::Prefix => h.len() >= n.len() && eq(&h[..n.len()], n),
+            StrKind::Suffix => h.len() >= n.len() && eq(&h[h.len() - n.len()..], n),
+            StrKind::Contains => {
+                n.is_empty() || (h.len() >= n.len() && h.windows(n.len()).any(|w| eq(w, n)))
+            }
+        }
+    }
+}
+
+/// A calendar part of a timestamp (Sigma time modifiers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePart {
+    /// 0..=59
+    Minute,
+    /// 0..=23
+    Hour,
+    /// Day of month, 1..=31
+    Day,
+    /// ISO week number, 1..=53
+    Week,
+    /// 1..=12
+    Month,
+    /// The year.
+    Year,
+}
+
+impl TimePart {
+    /// The part of `ns` (nanoseconds since the epoch, UTC).
+    pub fn of_ns(self, ns: i64) -> Option<i64> {
+        use chrono::{Datelike, Timelike};
+        let t = chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), 0)?;
+        Some(match self {
+            TimePart::Minute => i64::from(t.minute()),
+            TimePart::Hour => i64::from(t.hour()),
+            TimePart::Day => i64::from(t.day()),
+            TimePart::Week => i64::from(t.iso_week().week()),
+            TimePart::Month => i64::from(t.month()),
+            TimePart::Year => i64::from(t.year()),
+        })
+    }
+
+    /// The part of an RFC 3339 timestamp string.
+    pub fn of_str(self, s: &str) -> Option<i64> {
+        let t = chrono::DateTime::parse_from_rfc3339(s.trim()).ok()?;
+        t.timestamp_nanos_opt().and_then(|ns| self.of_ns(ns))
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TimePart::Minute => "minute",
+            TimePart::Hour => "hour",
+            TimePart::Day => "day",
+            TimePart::Week => "week",
+            TimePart::Month => "month",
+            TimePart::Year => "year",
+        }
+    }
 }
 
 /// A numeric comparison operator.
@@ -336,7 +425,7 @@ impl StrMatch {
         };
         let needs_regex = kind == StrKind::Glob || (!cased && !lit.is_ascii());
         let regex = if needs_regex {
-            let mut re = String::from(if cased { "(?s)" } else { "(?si)" });
+            let mut re = String::from("(?s)");
             let anchored_start = !matches!(kind, StrKind::Suffix | StrKind::Contains);
             let anchored_end = !matches!(kind, StrKind::Prefix | StrKind::Contains);
             if anchored_start {
@@ -345,13 +434,13 @@ impl StrMatch {
             if kind == StrKind::Glob {
                 for p in &norm {
                     match p {
-                        GlobPart::Lit(s) => re.push_str(&regex::escape(s)),
+                        GlobPart::Lit(s) => push_lit(&mut re, s, cased),
                         GlobPart::Star => re.push_str(".*"),
                         GlobPart::One => re.push('.'),
                     }
                 }
             } else {
-                re.push_str(&regex::escape(&lit));
+                push_lit(&mut re, &lit, cased);
             }
             if anchored_end {
                 re.push('$');
@@ -432,6 +521,30 @@ impl StrMatch {
             }
             // Globs always carry a regex.
             StrKind::Glob => false,
+        }
+    }
+}
+
+/// Appends the literal `s` to a regex. Case-insensitive matching is ASCII
+/// case folding for ASCII characters (`k` matches `k`/`K`, never the Kelvin
+/// sign) and Unicode simple case folding for the others, so an ASCII run of a
+/// pattern only ever matches the same ASCII run (up to ASCII case) of the
+/// text: the prefilter relies on this to look for ASCII runs only.
+fn push_lit(re: &mut String, s: &str, cased: bool) {
+    let mut buf = [0u8; 4];
+    for c in s.chars() {
+        let esc = regex::escape(c.encode_utf8(&mut buf));
+        if cased || !c.is_alphabetic() {
+            re.push_str(&esc);
+        } else if c.is_ascii() {
+            re.push('[');
+            re.push(c.to_ascii_lowercase());
+            re.push(c.to_ascii_uppercase());
+            re.push(']');
+        } else {
+            re.push_str("(?i:");
+            re.push_str(&esc);
+            re.push(')');
         }
     }
 }
@@ -598,6 +711,17 @@ impl fmt::Display for Test {
             Test::Null => write!(f, "is null"),
             Test::Exists(true) => write!(f, "exists"),
             Test::Exists(false) => write!(f, "does not exist"),
+            Test::FieldRef(r) => {
+                let op = match r.kind {
+                    StrKind::Prefix => "startswith",
+                    StrKind::Suffix => "endswith",
+                    StrKind::Contains => "contains",
+                    _ => "==",
+                };
+                let case = if r.cased { ":cased" } else { "" };
+                write!(f, "{op}{case} field {}", r.other)
+            }
+            Test::TimePart(p, op, n) => write!(f, "{} {} {n}", p.name(), op.symbol()),
         }
     }
 }

@@ -24,6 +24,8 @@
 //!     unmapped: passthrough       # passthrough (own name) | reject | prefix
 //!     prefix: auditd.data.        # with `unmapped: prefix`: prepended to the Sigma name
 //!     keywords: [message]         # fields that field-less (keyword) detections search
+//! placeholders:                   # values for Sigma `|expand` (`%name%`), any file
+//!   Admins: [adm_*, root]
 //! ```
 //!
 //! Every struct denies unknown fields, so a typo in a mapping file fails the
@@ -44,7 +46,13 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct MappingFile {
     /// The logsources this file maps.
+    #[serde(default)]
     pub logsources: Vec<LogsourceMapping>,
+    /// Values of Sigma `expand` placeholders (`%Admins%` -> its values; each
+    /// value may use Sigma wildcards). A rule using a placeholder without a
+    /// value here is skipped with a diagnostic.
+    #[serde(default)]
+    pub placeholders: BTreeMap<String, Vec<String>>,
 }
 
 /// One logsource: its event filter and field names.
@@ -206,11 +214,27 @@ pub fn logsource_key(
     )
 }
 
+/// `product/category/service` with `-` for absent keys (the `rules check` table key).
+pub fn logsource_label(
+    product: Option<&str>,
+    category: Option<&str>,
+    service: Option<&str>,
+) -> String {
+    format!(
+        "{}/{}/{}",
+        product.unwrap_or("-"),
+        category.unwrap_or("-"),
+        service.unwrap_or("-")
+    )
+}
+
 /// All logsource mappings, in file order.
 #[derive(Debug, Clone, Default)]
 pub struct Mappings {
     /// The entries.
     pub logsources: Vec<LogsourceMapping>,
+    /// `expand` placeholder values, by name (without the `%`s).
+    pub placeholders: BTreeMap<String, Vec<String>>,
 }
 
 impl Mappings {
@@ -255,7 +279,10 @@ impl Mappings {
                 continue;
             }
             match Mappings::parse(text) {
-                Ok(f) => m.logsources.extend(f.logsources),
+                Ok(f) => {
+                    m.logsources.extend(f.logsources);
+                    m.placeholders.extend(f.placeholders);
+                }
                 Err(e) => errors.push((path.to_string(), e)),
             }
         }

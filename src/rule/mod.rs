@@ -233,6 +233,37 @@ pub struct LoadReport {
     pub total: usize,
     /// Per-file and per-rule problems.
     pub diagnostics: Vec<Diagnostic>,
+    /// Sigma detection rules seen and compiled, per logsource
+    /// (`product/category/service`, `-` for an absent key).
+    pub by_logsource: std::collections::BTreeMap<String, LogsourceCount>,
+    /// Sigma filter rules loaded, and how many (filter, rule) pairs they were applied to.
+    pub filters: (usize, usize),
+}
+
+/// Rules of one logsource: seen and compiled.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LogsourceCount {
+    /// Rules seen.
+    pub total: usize,
+    /// Rules compiled.
+    pub compiled: usize,
+}
+
+/// A compiled Sigma rule's identity, for applying filter rules.
+#[derive(Debug, Clone)]
+struct SigmaSource {
+    logsource: rsigma_parser::LogSource,
+    id: Option<String>,
+    title: String,
+    name: Option<String>,
+}
+
+/// A Sigma filter rule waiting for the whole load set.
+#[derive(Debug)]
+struct PendingFilter {
+    filter: rsigma_parser::FilterRule,
+    path: String,
+    line: Option<usize>,
 }
 
 /// Loads rules from files and directories (recursive), plus the embedded pack when `with_embedded`.
@@ -251,7 +282,47 @@ pub struct LoadReport {
 ///
 /// Never panics on bad input; every problem is a [`Diagnostic`].
 pub fn load(paths: &[PathBuf], with_embedded: bool) -> LoadReport {
+    load_with(paths, with_embedded, &LoadOptions::default())
+}
+
+/// Extra configuration for [`load_with`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Additional mapping files (`--mapping FILE`): `(shown path, YAML text)`,
+    /// read after the embedded `rules/mappings/*.yml`. Their logsource entries
+    /// are tried first, so a file can override a shipped logsource.
+    pub mappings: Vec<(String, String)>,
+    /// `expand` placeholder values (`--placeholder NAME=VALUE`), added to the
+    /// values of the mapping files.
+    pub placeholders: Vec<(String, String)>,
+}
+
+/// [`load`] with extra mappings and placeholder values. A mapping file that
+/// does not parse is a file-level [`Diagnostic`].
+pub fn load_with(paths: &[PathBuf], with_embedded: bool, opts: &LoadOptions) -> LoadReport {
     let mut l = Loader::new();
+    let mut extra = Vec::new();
+    for (path, text) in &opts.mappings {
+        match Mappings::parse(text) {
+            Ok(f) => {
+                extra.extend(f.logsources);
+                l.mappings.placeholders.extend(f.placeholders);
+            }
+            Err(e) => {
+                let line = line_in_message(&e);
+                l.diag_file(path, line, &format!("invalid logsource mapping: {e}"));
+            }
+        }
+    }
+    extra.append(&mut l.mappings.logsources);
+    l.mappings.logsources = extra;
+    for (name, value) in &opts.placeholders {
+        l.mappings
+            .placeholders
+            .entry(name.clone())
+            .or_default()
+            .push(value.clone());
+    }
     for p in paths {
         if p.is_dir() {
             let ruleset = dir_name(p);
@@ -304,6 +375,10 @@ struct Loader {
     total: usize,
     diagnostics: Vec<Diagnostic>,
     correlations: correlation::Pending,
+    /// Rule index -> its Sigma identity (filters apply by id/title/logsource).
+    sources: HashMap<usize, SigmaSource>,
+    filters: Vec<PendingFilter>,
+    by_logsource: std::collections::BTreeMap<String, LogsourceCount>,
 }
 
 impl Loader {
@@ -316,6 +391,9 @@ impl Loader {
             total: 0,
             diagnostics: Vec::new(),
             correlations: correlation::Pending::default(),
+            sources: HashMap::new(),
+            filters: Vec::new(),
+            by_logsource: std::collections::BTreeMap::new(),
         };
         for (path, e) in errors {
             let line = line_in_message(&e);
@@ -329,6 +407,9 @@ impl Loader {
     }
 
     fn finish(mut self) -> LoadReport {
+        // Filters name rules from anywhere in the load set: apply them once all are loaded
+        // (and before correlations, which see the filtered rules).
+        let applied = self.apply_filters();
         // Correlations name rules from anywhere in the load set: compile them last.
         let silent = std::mem::take(&mut self.correlations).resolve(
             &mut self.rules,
@@ -343,7 +424,85 @@ impl Loader {
             },
             total: self.total,
             diagnostics: self.diagnostics,
+            by_logsource: self.by_logsource,
+            filters: (self.filters.len(), applied),
         }
+    }
+
+    /// ANDs every Sigma filter rule into the rules it applies to (pySigma
+    /// semantics: `(rule condition) and (filter condition)`; write `not
+    /// selection` in the filter to exclude). A filter that cannot be compiled
+    /// for a rule disables that rule (it never matches) with a diagnostic rather
+    /// than letting it run unfiltered. Returns the number of (filter, rule) pairs applied.
+    fn apply_filters(&mut self) -> usize {
+        let mut applied = 0;
+        let filters = std::mem::take(&mut self.filters);
+        for pf in &filters {
+            let f = &pf.filter;
+            let label = f.id.clone().unwrap_or_else(|| f.title.clone());
+            let mut hits = 0;
+            for (i, rule) in self.rules.iter_mut().enumerate() {
+                let Some(src) = self.sources.get(&i) else {
+                    continue;
+                };
+                if !sigma::filter_applies(
+                    f,
+                    &src.logsource,
+                    src.id.as_deref(),
+                    &src.title,
+                    src.name.as_deref(),
+                ) {
+                    continue;
+                }
+                let RuleKind::Single(d) = &mut rule.kind else {
+                    continue;
+                };
+                hits += 1;
+                let ls = &src.logsource;
+                let compiled = self
+                    .mappings
+                    .find(
+                        ls.product.as_deref(),
+                        ls.category.as_deref(),
+                        ls.service.as_deref(),
+                    )
+                    .ok_or_else(|| "the rule's logsource has no mapping".to_string())
+                    .and_then(|m| {
+                        sigma::compile_filter(f, m, &self.mappings).map_err(|u| u.message)
+                    });
+                match compiled {
+                    Ok(e) => {
+                        let cond = std::mem::replace(&mut d.condition, ir::Expr::Const(true));
+                        d.condition = ir::Expr::and(vec![cond, e]);
+                        applied += 1;
+                    }
+                    Err(msg) => {
+                        d.condition = ir::Expr::Const(false);
+                        self.diagnostics.push(Diagnostic {
+                            path: pf.path.clone(),
+                            line: pf.line,
+                            rule: Some(label.clone()),
+                            message: format!(
+                                "filter cannot be applied to rule {}: {msg}; that rule is disabled",
+                                rule.meta.id
+                            ),
+                            file_error: false,
+                        });
+                    }
+                }
+            }
+            if hits == 0 {
+                self.diagnostics.push(Diagnostic {
+                    path: pf.path.clone(),
+                    line: pf.line,
+                    rule: Some(label),
+                    message: "filter applies to no loaded rule".into(),
+                    file_error: false,
+                });
+            }
+        }
+        self.filters = filters;
+        applied
     }
 
     fn diag_file(&mut self, path: &str, line: Option<usize>, msg: &str) {
@@ -457,6 +616,12 @@ impl Loader {
         }
         for r in &coll.rules {
             self.total += 1;
+            let ls_key = mapping::logsource_label(
+                r.logsource.product.as_deref(),
+                r.logsource.category.as_deref(),
+                r.logsource.service.as_deref(),
+            );
+            self.by_logsource.entry(ls_key.clone()).or_default().total += 1;
             let start = rule_line(text, &r.title);
             let label = r.id.clone().unwrap_or_else(|| r.title.clone());
             match sigma::compile_rule(r, path, ruleset, &self.mappings) {
@@ -476,6 +641,16 @@ impl Loader {
                     self.ids.insert(rule.meta.id.clone(), path.to_string());
                     self.correlations
                         .note_rule(r, self.rules.len(), &rule.meta.id);
+                    self.by_logsource.entry(ls_key).or_default().compiled += 1;
+                    self.sources.insert(
+                        self.rules.len(),
+                        SigmaSource {
+                            logsource: r.logsource.clone(),
+                            id: r.id.clone(),
+                            title: r.title.clone(),
+                            name: r.name.clone(),
+                        },
+                    );
                     self.rules.push(rule);
                 }
                 Err(u) => {
@@ -499,14 +674,12 @@ impl Loader {
             self.correlations
                 .add(c, path, ruleset, rule_line(text, &c.title));
         }
+        // Filter rules are not detections: they are not counted in `total`.
         for f in &coll.filters {
-            self.total += 1;
-            self.diagnostics.push(Diagnostic {
+            self.filters.push(PendingFilter {
+                filter: f.clone(),
                 path: path.to_string(),
                 line: rule_line(text, &f.title),
-                rule: Some(f.id.clone().unwrap_or_else(|| f.title.clone())),
-                message: "sigma filter rules are not supported yet; rule skipped".into(),
-                file_error: false,
             });
         }
     }
@@ -605,5 +778,7 @@ fn rule_line(text: &str, title: &str) -> Option<usize> {
     Some(first + 1)
 }
 
+#[cfg(test)]
+mod spec_tests;
 #[cfg(test)]
 mod tests;

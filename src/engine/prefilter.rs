@@ -1,0 +1,594 @@
+//! The prefilter: which rules can possibly match an event, from one
+//! Aho-Corasick pass per string field.
+//!
+//! At compile time every single-event rule gets a *necessary condition*: a
+//! boolean formula ([`Need`]) over *fragments* — a literal that must occur,
+//! ASCII case-insensitively, somewhere in one field's text — that holds on
+//! every event the rule matches (its logsource filter included). All fragments
+//! of a field go into one automaton. Per event, each field with patterns is
+//! lowercased once into a reused buffer and scanned once; the fragments found
+//! *trigger* the rules indexed under them, whose formula is then checked
+//! against the set of fragments found. Only the rules that pass (plus those
+//! with no literal need at all) are evaluated exactly by the matcher.
+//!
+//! # The contract
+//!
+//! The prefilter never gives a false negative: if the matcher would say yes,
+//! the rule is a candidate. It is tested by comparison — every rule case and a
+//! property test over the corpus rules run with the prefilter on, off and with
+//! every rule a candidate, and the alerts must be identical.
+//!
+//! # Deriving the formula (all rules of [`need`])
+//!
+//! - A string predicate (equality, prefix, suffix, contains, glob) needs each
+//!   of its literal pieces on its field (AND). Under case-insensitive matching
+//!   only the ASCII runs of a piece count: the matcher folds non-ASCII letters
+//!   the Unicode way, which may turn them into ASCII (`K` Kelvin sign vs `k`).
+//!   Pieces shorter than [`MIN_FRAGMENT`] bytes are "always possible".
+//! - `and` is AND, `or` and `n of` are OR (at least one must hold).
+//! - `not`, regexes, CIDRs, numbers, booleans, `null`, `exists`, `fieldref`
+//!   and time parts are "always possible" (`true`): they carry no literal the
+//!   event must contain.
+//! - Windash, base64offset and placeholder expansions are separate values, so
+//!   they come out as OR of their alternatives.
+//!
+//! # What the scan sees
+//!
+//! The text the matcher would test, or more of it: a string; each element of
+//! a list field (`process.args`); an integer formatted in decimal (a rule may
+//! say `DestinationPort: '443'` as a string); every leaf of a JSON value (so
+//! `auditd.records[].fields.a0` is covered by scanning all of
+//! `auditd.records`). An absent field yields no fragment, and rightly so: a
+//! string predicate on an absent field is false.
+//!
+//! # Design rationale
+//!
+//! Triggers keep the per-event work proportional to the fragments present,
+//! not to the number of rules: a rule is indexed under one clause of its
+//! formula (a disjunction of fragments that must hold), chosen from the
+//! rule's own condition before its logsource filter (`event.category:
+//! process` is on every exec) and preferring the longest fragments. This is
+//! the classic "one necessary literal per rule" trick of multi-pattern
+//! engines (compare ripgrep's `find_candidate_line`), extended with a full
+//! formula check so that rules with several required fragments are skipped
+//! when only one of them shows up.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use serde_json::Value;
+use tripline_parsers::{Event, FieldValue, ecs::FieldRef};
+
+use crate::rule::ir::{Expr, Predicate, Test};
+use crate::rule::{RuleKind, RuleSet};
+
+/// Literal pieces shorter than this (in bytes) are not worth looking for.
+pub const MIN_FRAGMENT: usize = 2;
+
+/// A necessary condition over fragment ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing is required.
+    True,
+    /// Fragment `id` must be present.
+    Frag(u32),
+    /// All must hold.
+    And(Vec<Need>),
+    /// One must hold.
+    Or(Vec<Need>),
+}
+
+impl Need {
+    fn and(v: Vec<Need>) -> Need {
+        let mut out = Vec::with_capacity(v.len());
+        for n in v {
+            match n {
+                Need::True => {}
+                Need::And(inner) => out.extend(inner),
+                n => {
+                    if !out.contains(&n) {
+                        out.push(n);
+                    }
+                }
+            }
+        }
+        match out.len() {
+            0 => Need::True,
+            1 => out.pop().unwrap_or(Need::True),
+            _ => Need::And(out),
+        }
+    }
+
+    fn or(v: Vec<Need>) -> Need {
+        let mut out = Vec::with_capacity(v.len());
+        for n in v {
+            match n {
+                Need::True => return Need::True,
+                Need::Or(inner) => out.extend(inner),
+                n => {
+                    if !out.contains(&n) {
+                        out.push(n);
+                    }
+                }
+            }
+        }
+        match out.len() {
+            // An empty OR comes from `Expr::Or([])` (false): requiring nothing is still correct.
+            0 => Need::True,
+            1 => out.pop().unwrap_or(Need::True),
+            _ => Need::Or(out),
+        }
+    }
+
+    fn holds(&self, present: &[u64]) -> bool {
+        match self {
+            Need::True => true,
+            Need::Frag(f) => present[(*f / 64) as usize] & (1 << (f % 64)) != 0,
+            Need::And(v) => v.iter().all(|n| n.holds(present)),
+            Need::Or(v) => v.iter().any(|n| n.holds(present)),
+        }
+    }
+}
+
+/// A fragment: a lowercase literal on one field.
+#[derive(Debug, Clone)]
+struct Fragment {
+    field: usize,
+    text: String,
+}
+
+/// One field with patterns and its automaton.
+#[derive(Debug)]
+struct FieldScan {
+    field: FieldRef,
+    ac: AhoCorasick,
+    /// Pattern id -> fragment id.
+    frags: Vec<u32>,
+}
+
+/// Per-rule prefilter data.
+#[derive(Debug, Clone)]
+struct RuleNeed {
+    need: Need,
+    /// Fragments the rule is indexed under; `None`: always a candidate.
+    triggers: Option<Vec<u32>>,
+}
+
+/// The compiled prefilter of a [`RuleSet`]. Immutable; per-event state lives in [`Scratch`].
+#[derive(Debug)]
+pub struct Prefilter {
+    fields: Vec<FieldScan>,
+    /// Field index -> path, for `--explain`.
+    paths: Vec<String>,
+    frags: Vec<Fragment>,
+    rules: Vec<RuleNeed>,
+    /// Fragment id -> rules triggered by it.
+    by_frag: Vec<Vec<u32>>,
+    /// Rules with no literal need, in rule order.
+    always: Vec<u32>,
+}
+
+/// Reusable per-event buffers (one per thread of evaluation).
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    present: Vec<u64>,
+    touched: Vec<u32>,
+    seen: Vec<u32>,
+    stamp: u32,
+    lower: Vec<u8>,
+}
+
+struct Builder {
+    fields: Vec<FieldRef>,
+    field_ix: HashMap<FieldRef, usize>,
+    frags: Vec<Fragment>,
+    frag_ix: HashMap<(usize, String), u32>,
+}
+
+impl Builder {
+    fn frag(&mut self, field: &FieldRef, text: String) -> u32 {
+        let fi = match self.field_ix.get(field) {
+            Some(&i) => i,
+            None => {
+                self.fields.push(field.clone());
+                self.field_ix.insert(field.clone(), self.fields.len() - 1);
+                self.fields.len() - 1
+            }
+        };
+        let key = (fi, text);
+        if let Some(&id) = self.frag_ix.get(&key) {
+            return id;
+        }
+        let id = self.frags.len() as u32;
+        self.frags.push(Fragment {
+            field: fi,
+            text: key.1.clone(),
+        });
+        self.frag_ix.insert(key, id);
+        id
+    }
+
+    /// The necessary condition of `e` (see the module docs).
+    fn need(&mut self, e: &Expr) -> Need {
+        match e {
+            Expr::Const(_) | Expr::Not(_) | Expr::Eql(_) => Need::True,
+            Expr::And(v) => {
+                let v = v.iter().map(|e| self.need(e)).collect();
+                Need::and(v)
+            }
+            Expr::Or(v) => {
+                let v = v.iter().map(|e| self.need(e)).collect();
+                Need::or(v)
+            }
+            Expr::AtLeast(n, v) => {
+                if *n == 0 {
+                    Need::True
+                } else {
+                    let v = v.iter().map(|e| self.need(e)).collect();
+                    Need::or(v)
+                }
+            }
+            Expr::Pred(p) => self.pred(p),
+            // Compiled EQL conditions expose no predicates: always possible.
+            #[allow(unreachable_patterns)]
+            _ => Need::True,
+        }
+    }
+
+    fn pred(&mut self, p: &Predicate) -> Need {
+        let Test::Str(m) = &p.test else {
+            return Need::True;
+        };
+        let mut all = Vec::new();
+        for lit in m.literals() {
+            for piece in fragments_of(lit, m.cased) {
+                all.push(Need::Frag(self.frag(&p.field.base, piece)));
+            }
+        }
+        Need::and(all)
+    }
+}
+
+/// The lowercase pieces of a literal the prefilter may require.
+fn fragments_of(lit: &str, cased: bool) -> Vec<String> {
+    let lower = |s: &str| s.to_ascii_lowercase();
+    if cased || lit.is_ascii() {
+        return if lit.len() >= MIN_FRAGMENT {
+            vec![lower(lit)]
+        } else {
+            Vec::new()
+        };
+    }
+    lit.split(|c: char| !c.is_ascii())
+        .filter(|s| s.len() >= MIN_FRAGMENT)
+        .map(lower)
+        .collect()
+}
+
+/// The fragments a rule is indexed under, or `None` if the formula has no
+/// clause that always contains a fragment.
+fn triggers(n: &Need, frags: &[Fragment]) -> Option<Vec<u32>> {
+    match n {
+        Need::True => None,
+        Need::Frag(f) => Some(vec![*f]),
+        Need::Or(v) => {
+            let mut out = Vec::new();
+            for c in v {
+                out.extend(triggers(c, frags)?);
+            }
+            out.sort_unstable();
+            out.dedup();
+            Some(out)
+        }
+        Need::And(v) => v.iter().filter_map(|c| triggers(c, frags)).max_by_key(|t| {
+            let shortest = t
+                .iter()
+                .map(|&f| frags[f as usize].text.len())
+                .min()
+                .unwrap_or(0);
+            (shortest.min(16), usize::MAX - t.len())
+        }),
+    }
+}
+
+impl Prefilter {
+    /// Builds the prefilter of `rules`. Rules that are not single-event rules
+    /// (sequences, counts) are always candidates here.
+    pub fn new(rules: &RuleSet) -> Prefilter {
+        let mut b = Builder {
+            fields: Vec::new(),
+            field_ix: HashMap::new(),
+            frags: Vec::new(),
+            frag_ix: HashMap::new(),
+        };
+        let mut needs = Vec::with_capacity(rules.len());
+        for r in rules.rules() {
+            let (filter, cond) = match &r.kind {
+                RuleKind::Single(d) => (b.need(&d.filter), b.need(&d.condition)),
+                #[allow(unreachable_patterns)]
+                _ => (Need::True, Need::True),
+            };
+            needs.push((filter, cond));
+        }
+        let mut out_rules = Vec::with_capacity(needs.len());
+        let mut by_frag = vec![Vec::new(); b.frags.len()];
+        let mut always = Vec::new();
+        for (i, (filter, cond)) in needs.into_iter().enumerate() {
+            // Index under the rule's own condition first: the logsource filter
+            // (`event.category: process`) holds on most events.
+            let trig = triggers(&cond, &b.frags).or_else(|| triggers(&filter, &b.frags));
+            match &trig {
+                Some(t) => {
+                    for &f in t {
+                        by_frag[f as usize].push(i as u32);
+                    }
+                }
+                None => always.push(i as u32),
+            }
+            out_rules.push(RuleNeed {
+                need: Need::and(vec![filter, cond]),
+                triggers: trig,
+            });
+        }
+        let mut per_field: Vec<Vec<u32>> = vec![Vec::new(); b.fields.len()];
+        for (id, f) in b.frags.iter().enumerate() {
+            per_field[f.field].push(id as u32);
+        }
+        let mut fields = Vec::new();
+        for (fi, ids) in per_field.into_iter().enumerate() {
+            if ids.is_empty() {
+                continue;
+            }
+            let pats: Vec<&[u8]> = ids
+                .iter()
+                .map(|&id| b.frags[id as usize].text.as_bytes())
+                .collect();
+            let build = |kind| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .kind(kind)
+                    .build(&pats)
+            };
+            // A DFA is fastest; fall back to the automaton's own choice if it is too big.
+            let Ok(ac) = build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) else {
+                // Cannot happen for non-empty byte patterns; if it did, make every
+                // rule that needs these fragments a candidate (no false negative).
+                for &id in &ids {
+                    for &r in &by_frag[id as usize] {
+                        always.push(r);
+                    }
+                }
+                continue;
+            };
+            fields.push(FieldScan {
+                field: b.fields[fi].clone(),
+                ac,
+                frags: ids,
+            });
+        }
+        always.sort_unstable();
+        always.dedup();
+        Prefilter {
+            fields,
+            paths: b.fields.iter().map(|f| f.path().to_string()).collect(),
+            frags: b.frags,
+            rules: out_rules,
+            by_frag,
+            always,
+        }
+    }
+
+    /// Number of distinct fragments.
+    pub fn fragment_count(&self) -> usize {
+        self.frags.len()
+    }
+
+    /// Number of fields scanned per event (at most).
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Rules that are candidates for every event (no literal need).
+    pub fn always_count(&self) -> usize {
+        self.always.len()
+    }
+
+    /// A fresh scratch space sized for this prefilter.
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            present: vec![0; self.frags.len().div_ceil(64)],
+            touched: Vec::new(),
+            seen: vec![0; self.rules.len()],
+            stamp: 0,
+            lower: Vec::with_capacity(4096),
+        }
+    }
+
+    /// The candidate rules for `ev`, as rule indices in ascending order, into `out`.
+    pub fn candidates(&self, ev: &Event, s: &mut Scratch, out: &mut Vec<u32>) {
+        out.clear();
+        if s.present.len() * 64 < self.frags.len() || s.seen.len() < self.rules.len() {
+            *s = self.scratch();
+        }
+        for &f in &s.touched {
+            s.present[(f / 64) as usize] = 0;
+        }
+        s.touched.clear();
+        for fs in &self.fields {
+            if let Some(v) = ev.get_ref(&fs.field) {
+                scan_value(fs, v, &mut s.lower, &mut s.present, &mut s.touched);
+            }
+        }
+        s.stamp = s.stamp.wrapping_add(1);
+        if s.stamp == 0 {
+            s.seen.iter_mut().for_each(|x| *x = 0);
+            s.stamp = 1;
+        }
+        for &f in &s.touched {
+            for &r in &self.by_frag[f as usize] {
+                let seen = &mut s.seen[r as usize];
+                if *seen != s.stamp {
+                    *seen = s.stamp;
+                    if self.rules[r as usize].need.holds(&s.present) {
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        out.extend_from_slice(&self.always);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The fragments rule `index` needs, for `rules check --explain`.
+    pub fn explain(&self, index: usize) -> String {
+        let Some(r) = self.rules.get(index) else {
+            return String::new();
+        };
+        let mut s = String::new();
+        s.push_str("  prefilter need: ");
+        self.render(&r.need, &mut s);
+        s.push('\n');
+        match &r.triggers {
+            None => s.push_str("  prefilter triggers: none (evaluated on every event)\n"),
+            Some(t) => {
+                s.push_str("  prefilter triggers (any of): ");
+                let names: Vec<String> = t.iter().map(|&f| self.frag_name(f)).collect();
+                s.push_str(&names.join(", "));
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    fn frag_name(&self, f: u32) -> String {
+        let fr = &self.frags[f as usize];
+        let field = self.paths.get(fr.field).map_or("", String::as_str);
+        format!("{field}~{:?}", fr.text)
+    }
+
+    fn render(&self, n: &Need, s: &mut String) {
+        match n {
+            Need::True => s.push_str("true"),
+            Need::Frag(f) => s.push_str(&self.frag_name(*f)),
+            Need::And(v) | Need::Or(v) => {
+                let op = if matches!(n, Need::And(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                s.push('(');
+                for (i, c) in v.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(op);
+                    }
+                    self.render(c, s);
+                }
+                s.push(')');
+            }
+        }
+    }
+}
+
+fn scan_text(
+    fs: &FieldScan,
+    text: &[u8],
+    lower: &mut Vec<u8>,
+    present: &mut [u64],
+    touched: &mut Vec<u32>,
+) {
+    lower.clear();
+    lower.extend(text.iter().map(u8::to_ascii_lowercase));
+    for m in fs.ac.find_overlapping_iter(lower.as_slice()) {
+        let f = fs.frags[m.pattern().as_usize()];
+        let (w, bit) = ((f / 64) as usize, 1u64 << (f % 64));
+        if present[w] & bit == 0 {
+            present[w] |= bit;
+            touched.push(f);
+        }
+    }
+}
+
+fn scan_value(
+    fs: &FieldScan,
+    v: FieldValue<'_>,
+    lower: &mut Vec<u8>,
+    present: &mut [u64],
+    touched: &mut Vec<u32>,
+) {
+    match v {
+        FieldValue::Str(s) => scan_text(fs, s.as_bytes(), lower, present, touched),
+        FieldValue::Strs(l) => {
+            for s in l {
+                scan_text(fs, s.as_bytes(), lower, present, touched);
+            }
+        }
+        FieldValue::Int(n) => scan_int(fs, n, lower, present, touched),
+        FieldValue::Json(j) => scan_json(fs, j, lower, present, touched),
+    }
+}
+
+fn scan_int(fs: &FieldScan, n: i64, lower: &mut Vec<u8>, present: &mut [u64], t: &mut Vec<u32>) {
+    let mut buf = [0u8; 24];
+    let mut w = &mut buf[..];
+    let _ = write!(w, "{n}");
+    let len = 24 - w.len();
+    scan_text(fs, &buf[..len], lower, present, t);
+}
+
+/// Every leaf the matcher could compare as text (and object members too: more
+/// text only adds fragments, never hides one).
+fn scan_json(
+    fs: &FieldScan,
+    j: &Value,
+    lower: &mut Vec<u8>,
+    present: &mut [u64],
+    t: &mut Vec<u32>,
+) {
+    match j {
+        Value::Null => {}
+        Value::Bool(b) => {
+            let s: &[u8] = if *b { b"true" } else { b"false" };
+            scan_text(fs, s, lower, present, t);
+        }
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => scan_int(fs, i, lower, present, t),
+            None => scan_text(fs, n.to_string().as_bytes(), lower, present, t),
+        },
+        Value::String(s) => scan_text(fs, s.as_bytes(), lower, present, t),
+        Value::Array(a) => {
+            for x in a {
+                scan_json(fs, x, lower, present, t);
+            }
+        }
+        Value::Object(m) => {
+            for x in m.values() {
+                scan_json(fs, x, lower, present, t);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_split_non_ascii_when_folding() {
+        assert_eq!(fragments_of("Curl", false), vec!["curl"]);
+        assert_eq!(fragments_of("ab\u{212A}cd", false), vec!["ab", "cd"]);
+        assert_eq!(fragments_of("ab\u{212A}cd", true), vec!["ab\u{212A}cd"]);
+        assert!(fragments_of("x", false).is_empty());
+    }
+
+    #[test]
+    fn need_simplifies() {
+        assert_eq!(Need::or(vec![Need::Frag(1), Need::True]), Need::True);
+        assert_eq!(Need::and(vec![Need::Frag(1), Need::True]), Need::Frag(1));
+        assert_eq!(Need::and(vec![Need::Frag(1), Need::Frag(1)]), Need::Frag(1));
+        let present = [0b10u64];
+        assert!(Need::Or(vec![Need::Frag(0), Need::Frag(1)]).holds(&present));
+        assert!(!Need::And(vec![Need::Frag(0), Need::Frag(1)]).holds(&present));
+    }
+}
