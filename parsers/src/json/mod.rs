@@ -112,13 +112,50 @@ fn convert_depth(doc: &Value, out: &mut dyn FnMut(Event), depth: u32) -> Result<
     Ok(())
 }
 
-/// Adds a Winlogbeat document's own fields (agent, host, log, ECS fields the
-/// shipper set) where the Windows mapping left them empty.
+/// Winlogbeat fields kept next to the Windows mapping (ECS names only:
+/// Winlogbeat 7 also writes non-ECS extras such as `agent.hostname` and
+/// `host.os.build`, which are dropped).
+const WINLOGBEAT_KEEP: &[&str] = &[
+    "agent.id",
+    "agent.name",
+    "agent.type",
+    "agent.version",
+    "agent.ephemeral_id",
+    "ecs.version",
+    "host.id",
+    "host.hostname",
+    "host.ip",
+    "host.mac",
+    "host.architecture",
+    "host.os.",
+    "log.level",
+    "rule.name",
+    "event.created",
+    "event.ingested",
+    "event.original",
+    "tags",
+    "labels.",
+    "process.",
+    "user.",
+    "source.",
+    "destination.",
+    "network.",
+    "file.",
+    "dns.question.",
+    "registry.",
+];
+
+/// Adds a Winlogbeat document's own ECS fields (agent, host, log, what the
+/// shipper mapped) where the Windows mapping left them empty.
 fn overlay(doc: &Value, ev: &mut Event) {
     let mut flat = Vec::new();
     shapes::flatten("", doc, &mut flat);
     for (path, v) in flat {
-        if path.starts_with("winlog.") || path == "@timestamp" || ev.get(&path).is_some() {
+        let keep = WINLOGBEAT_KEEP
+            .iter()
+            .any(|k| path == *k || (k.ends_with('.') && path.starts_with(k)));
+        let non_ecs = path == "host.os.build";
+        if !keep || non_ecs || ev.get(&path).is_some() {
             continue;
         }
         if !ev.set_path(&path, &v) {

@@ -26,11 +26,11 @@
 //!
 //! | EventID | `event.category` | `event.type` | `event.action` | more |
 //! |---|---|---|---|---|
-//! | 1 process create | `process` | `start` | `start` | `process.{command_line,args,args_count,working_directory}`, `process.pe.{original_file_name,description,product,company,file_version}`, `process.hash.{md5,sha1,sha256,imphash}` (from `Hashes`, lowercase), `process.parent.{pid,entity_id,executable,name,command_line,args}` |
+//! | 1 process create | `process` | `start` | `start` | `process.{command_line,args,args_count,working_directory}`, `process.pe.{original_file_name,description,product,company,file_version,imphash}`, `process.hash.{md5,sha1,sha256}` (from `Hashes`, lowercase), `process.parent.{pid,entity_id,executable,name,command_line,args}` |
 //! | 2 file creation time changed | `file` | `change` | `creation_time_changed` | `file.*` |
 //! | 3 network connection | `network` | `connection`, `start` | `connection_attempted` (`Initiated=true`), else `connection_accepted` | `source.{ip,port,address,domain}`, `destination.{ip,port,address,domain}`, `network.{transport,direction,type}` (`egress`/`ingress`; `ipv4`/`ipv6`) |
 //! | 5 process terminated | `process` | `end` | `end` | |
-//! | 6 driver loaded | `driver` | `start` | `load` | `file.{path,name}`, `file.hash.*`, `file.code_signature.{subject_name,status,signed,valid}` |
+//! | 6 driver loaded | `driver` | `start` | `load` | `file.{path,name}`, `file.hash.*`, `file.code_signature.{subject_name,status,exists,valid}` |
 //! | 7 image loaded | `library` | `start` | `load` | `file.*` and `dll.{path,name}`, `dll.hash.*`, `dll.pe.*`, `dll.code_signature.*` |
 //! | 8 CreateRemoteThread | `process` | `change` | `create_remote_thread` | `process.*` = source; target in `winlog.event_data` |
 //! | 10 process access | `process` | `access` | `access` | `process.*` = source |
@@ -38,7 +38,7 @@
 //! | 12, 13, 14 registry | `registry` | `creation`/`deletion`/`change` | `creation`/`deletion`/`modification`/`rename` | `registry.{path,hive,key,value,data.strings}` |
 //! | 15 file stream hash | `file` | `creation` | `stream_created` | `file.*`, `file.hash.*` |
 //! | 17, 18 pipe | `file` | `creation` / `access` | `pipe_created` / `pipe_connected` | `file.name` = `PipeName` |
-//! | 22 DNS query | `network` | `protocol`, `info` | `lookup_result` | `dns.question.name`, `dns.answers[].{type,data}`, `dns.resolved_ip`, `network.protocol: dns` |
+//! | 22 DNS query | `network` | `protocol`, `info` | `lookup_result` | `dns.question.name`, `dns.resolved_ip` (the IPs of `QueryResults`; CNAMEs stay in the raw field), `network.protocol: dns` |
 //! | 23, 26 file delete | `file` | `deletion` | `deletion` | `file.*` |
 //! | 25 process tampering | `process` | `change` | `tampering` | |
 //! | other | — | — | — | `winlog.event_data.*` only |
@@ -185,14 +185,14 @@ fn sysmon_event(w: &WinEvent, id: u32, ev: &mut Event) {
         6 => {
             cat(ev, &["driver"], &["start"], "load");
             file(w, "ImageLoaded", "file", ev);
-            hashes(w, "file.hash", ev);
+            hashes(w, "file", ev);
             signature(w, "file", ev);
         }
         7 => {
             cat(ev, &["library"], &["start"], "load");
             file(w, "ImageLoaded", "file", ev);
             file(w, "ImageLoaded", "dll", ev);
-            hashes(w, "dll.hash", ev);
+            hashes(w, "dll", ev);
             signature(w, "dll", ev);
             pe(w, "dll.pe", ev);
         }
@@ -206,7 +206,7 @@ fn sysmon_event(w: &WinEvent, id: u32, ev: &mut Event) {
         15 => {
             cat(ev, &["file"], &["creation"], "stream_created");
             file(w, "TargetFilename", "file", ev);
-            hashes(w, "file.hash", ev);
+            hashes(w, "file", ev);
         }
         17 | 18 => {
             let (ty, action) = if id == 17 {
@@ -226,7 +226,7 @@ fn sysmon_event(w: &WinEvent, id: u32, ev: &mut Event) {
         23 | 26 => {
             cat(ev, &["file"], &["deletion"], "deletion");
             file(w, "TargetFilename", "file", ev);
-            hashes(w, "file.hash", ev);
+            hashes(w, "file", ev);
         }
         25 => cat(ev, &["process"], &["change"], "tampering"),
         _ => {}
@@ -285,13 +285,7 @@ fn process_create(w: &WinEvent, ev: &mut Event) {
         pp.command_line = Some(c.to_string());
     }
     pe(w, "process.pe", ev);
-    hashes(w, "process.hash", ev);
-    if let Some(il) = w.known("IntegrityLevel") {
-        ev.extra.insert(
-            "process.Ext.token.integrity_level_name".into(),
-            Value::from(il.to_lowercase()),
-        );
-    }
+    hashes(w, "process", ev);
 }
 
 fn pe(w: &WinEvent, prefix: &str, ev: &mut Event) {
@@ -308,20 +302,23 @@ fn pe(w: &WinEvent, prefix: &str, ev: &mut Event) {
     }
 }
 
-/// `SHA1=…,MD5=…,SHA256=…,IMPHASH=…` (or one bare hash) -> `<prefix>.sha1`, ….
-fn hashes(w: &WinEvent, prefix: &str, ev: &mut Event) {
+/// `SHA1=…,MD5=…,SHA256=…,IMPHASH=…` -> `<entity>.hash.{sha1,md5,sha256}`
+/// and `<entity>.pe.imphash` (where ECS keeps the import hash); other
+/// algorithms stay in the raw `Hashes` only.
+fn hashes(w: &WinEvent, entity: &str, ev: &mut Event) {
     let Some(h) = w.known("Hashes").or_else(|| w.known("Hash")) else {
         return;
     };
     for part in h.split(',') {
         if let Some((alg, val)) = part.split_once('=') {
             let alg = alg.trim().to_ascii_lowercase();
-            if !alg.is_empty() && alg.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                ev.extra.insert(
-                    format!("{prefix}.{alg}"),
-                    Value::from(val.trim().to_ascii_lowercase()),
-                );
-            }
+            let path = match alg.as_str() {
+                "md5" | "sha1" | "sha256" | "sha384" | "sha512" => format!("{entity}.hash.{alg}"),
+                "imphash" => format!("{entity}.pe.imphash"),
+                _ => continue,
+            };
+            ev.extra
+                .insert(path, Value::from(val.trim().to_ascii_lowercase()));
         }
     }
 }
@@ -343,7 +340,7 @@ fn signature(w: &WinEvent, prefix: &str, ev: &mut Event) {
     }
     if let Some(s) = w.known("Signed") {
         ev.extra.insert(
-            format!("{prefix}.code_signature.signed"),
+            format!("{prefix}.code_signature.exists"),
             Value::from(s.eq_ignore_ascii_case("true")),
         );
     }
@@ -484,9 +481,8 @@ fn dns(w: &WinEvent, ev: &mut Event) {
             }
         }
     }
-    if !answers.is_empty() {
-        ev.extra.insert("dns.answers".into(), Value::Array(answers));
-    }
+    // `dns.answers` (an array of objects) is kept raw only: QueryResults.
+    let _ = answers;
     if !ips.is_empty() {
         ev.extra.insert("dns.resolved_ip".into(), Value::Array(ips));
     }
@@ -620,7 +616,6 @@ mod tests {
         ));
         assert_eq!(d.dns_question_name.as_deref(), Some("example.org"));
         assert_eq!(d.extra["dns.resolved_ip"], json!(["93.184.216.34"]));
-        assert_eq!(d.extra["dns.answers"][0]["type"], "CNAME");
     }
 
     #[test]

@@ -457,10 +457,10 @@ pub fn from_powershell(doc: &Value) -> Option<WinEvent> {
         Vec::new()
     };
     if from_message.len() == values.len() && !values.is_empty() {
-        // Names from the message, typed values from Properties.
-        for ((k, _), v) in from_message.into_iter().zip(values) {
-            w.event_data.push((k, v));
-        }
+        // Names and text from the message: Sysmon's own rendering (`LogonId:
+        // 0x31FFB`, GUIDs in braces), as in .evtx; Properties would give the
+        // hex fields as decimal numbers.
+        w.event_data = from_message;
     } else if let Some(names) = w
         .event_id
         .and_then(|id| sysmon_names(id, values.len()))
