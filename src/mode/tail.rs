@@ -85,6 +85,18 @@ impl LiveParser {
         }
     }
 
+    /// Completes auditd events quiet for `quiet_ms` at clock `now_ms`.
+    fn expire(&mut self, now_ms: u64, quiet_ms: u64, out: &mut dyn FnMut(Event, u64)) {
+        if let LiveParser::Auditd(p) = self {
+            p.set_clock(now_ms);
+            p.expire_quiet_at(quiet_ms, out);
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        matches!(self, LiveParser::Auditd(p) if !p.pending_offsets().is_empty())
+    }
+
     fn pending(&self) -> Vec<u64> {
         match self {
             LiveParser::Auditd(p) => p.pending_offsets(),
@@ -172,6 +184,10 @@ struct Ctx {
     unsynced_alerts: u64,
     events: Vec<(Event, u64)>,
     printed_errors: u64,
+    /// Milliseconds since start: the coalescer's clock for quiet-event expiry.
+    clock_ms: u64,
+    /// Newest event time seen (ns), for the engine's `expire`.
+    newest_ns: i64,
 }
 
 impl Ctx {
@@ -198,6 +214,7 @@ impl Ctx {
                 continue;
             }
             self.n.events += 1;
+            self.newest_ns = self.newest_ns.max(ev.timestamp_ns);
             let mut alerts = Vec::new();
             self.engine.process(ev, &mut |a| alerts.push(a));
             for a in alerts {
@@ -229,6 +246,31 @@ impl Ctx {
                 self.unsynced_alerts += 1;
             }
             Err(e) => self.error = Some(anyhow::Error::new(e).context("writing alerts")),
+        }
+    }
+
+    fn expire_stream(&mut self, st: &mut Stream, quiet_ms: u64) {
+        let mut evs = std::mem::take(&mut self.events);
+        st.parser
+            .expire(self.clock_ms, quiet_ms, &mut |ev, o| evs.push((ev, o)));
+        self.events = evs;
+        if !self.events.is_empty() {
+            self.process_events(st);
+        }
+    }
+
+    /// No input for a while: stateful rules move on by event time.
+    fn expire_engine(&mut self, idle: Duration) {
+        if self.newest_ns == 0 {
+            return;
+        }
+        let now = self
+            .newest_ns
+            .saturating_add(i64::try_from(idle.as_nanos()).unwrap_or(i64::MAX));
+        let mut alerts = Vec::new();
+        self.engine.expire(now, &mut |a| alerts.push(a));
+        for a in &alerts {
+            self.write_alert(a);
         }
     }
 
@@ -274,6 +316,9 @@ impl Handler for Ctx {
                 let data = data.strip_suffix(b"\r").unwrap_or(data);
                 if data.iter().all(u8::is_ascii_whitespace) {
                     return;
+                }
+                if let LiveParser::Auditd(p) = &mut st.parser {
+                    p.set_clock(self.clock_ms);
                 }
                 let mut evs = std::mem::take(&mut self.events);
                 let res = st.parser.feed(data, loc, &mut |ev, o| evs.push((ev, o)));
@@ -375,6 +420,8 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
         unsynced_alerts: 0,
         events: Vec::new(),
         printed_errors: 0,
+        clock_ms: 0,
+        newest_ns: 0,
     };
     let stdin_mode = args.audisp || args.paths.iter().any(|p| p.as_os_str() == "-");
     if stdin_mode {
@@ -435,6 +482,10 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
         followers.push(f);
     }
 
+    // A checkpoint before the first alert: from now on, the output read-back
+    // covers every alert this run writes, even if it dies before its next checkpoint.
+    save(&store, &mut ctx, &followers)?;
+
     let (tx, rx) = mpsc::sync_channel::<()>(1);
     let _watcher = if args.poll {
         None
@@ -454,6 +505,10 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
     let ck_interval = Duration::from_millis(args.checkpoint_interval);
     let idle = Duration::from_millis(args.idle_flush);
     let stats_every = Duration::from_secs(args.stats_interval);
+    let quiet = Duration::from_millis(args.event_timeout);
+    let started = Instant::now();
+    let mut last_input = Instant::now();
+    let mut engine_idle = false;
     let mut last_ck = Instant::now();
     let mut last_stats = Instant::now();
     let mut dirty = false;
@@ -463,6 +518,7 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
             reload(&args, &mut ctx);
         }
         let term = signals.terminate();
+        ctx.clock_ms = started.elapsed().as_millis() as u64;
         let mut read = 0;
         for f in &mut followers {
             let path = f.path().display().to_string();
@@ -470,13 +526,23 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
                 .poll(&mut ctx)
                 .with_context(|| format!("reading {}", escape(&path)))?;
         }
+        let mut pending = false;
         for f in &mut followers {
             for st in f.states_mut() {
                 if st.dirty && st.last_input.elapsed() >= idle {
                     st.dirty = false;
                     ctx.flush_stream(st);
                 }
+                ctx.expire_stream(st, args.event_timeout);
+                pending |= st.parser.has_pending();
             }
+        }
+        if read > 0 {
+            last_input = Instant::now();
+            engine_idle = false;
+        } else if !engine_idle && last_input.elapsed() >= idle {
+            engine_idle = true;
+            ctx.expire_engine(last_input.elapsed());
         }
         if let Some(e) = ctx.error.take() {
             return Err(e);
@@ -502,7 +568,8 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
         if read > 0 {
             continue;
         }
-        match rx.recv_timeout(tick) {
+        let wait = if pending { tick.min(quiet) } else { tick };
+        match rx.recv_timeout(wait) {
             Ok(()) => ctx.n.wakeups += 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(tick),

@@ -279,6 +279,21 @@ impl<S> Follower<S> {
                     }
                 }
                 None => {
+                    if std::env::var_os("TRIPLINE_DEBUG_FOLLOW").is_some() {
+                        let sib: Vec<String> = siblings(&f.path)
+                            .iter()
+                            .filter_map(|p| {
+                                let md = std::fs::metadata(p).ok()?;
+                                Some(format!(
+                                    "{} {:?} {}",
+                                    p.display(),
+                                    crate::platform::file_id(&md),
+                                    md.len()
+                                ))
+                            })
+                            .collect();
+                        notes.push(format!("debug: looking for {e:?}; siblings: {sib:?}"));
+                    }
                     f.stats.lost_files += 1;
                     notes.push(format!(
                         "{}: the file checkpointed at byte {} (rotated: {}) is gone; events after that offset in it were not read",
@@ -318,13 +333,20 @@ impl<S> Follower<S> {
     /// Reading an open file failed.
     pub fn poll<H: Handler<State = S>>(&mut self, h: &mut H) -> io::Result<u64> {
         self.check_path(h)?;
+        // Once the file now at the path has data, writers have moved on: a
+        // rotated file read to its end is finished at once (a copy from
+        // copytruncate never grows either). Otherwise wait ROTATED_GRACE.
+        let moved_on = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.read_pos > 0 || c.file.metadata().is_ok_and(|m| m.len() > 0));
         let mut total = 0;
         let mut i = 0;
         while i < self.rotated.len() {
             let t = &mut self.rotated[i];
             let n = t.read_lines(h, self.max_line, READ_BUDGET)?;
             total += n;
-            if n == 0 && t.last_growth.elapsed() >= ROTATED_GRACE {
+            if n == 0 && (moved_on || t.last_growth.elapsed() >= ROTATED_GRACE) {
                 let mut t = self.rotated.remove(i);
                 h.finish(&mut t.state);
                 continue;
@@ -367,7 +389,11 @@ impl<S> Follower<S> {
                 self.stats.rotations += 1;
                 t.rotated = true;
                 self.rotated.push(t);
-            } else if cur.file.metadata()?.len() < cur.read_pos {
+            } else if cur.file.metadata()?.len() < cur.read_pos
+                || !cur.id.same_content(&cur.file).unwrap_or(true)
+            {
+                // Shorter than what was read, or rewritten from the start
+                // (truncated, then refilled past our offset before this poll).
                 self.truncated(h)?;
                 return Ok(());
             } else {
@@ -386,9 +412,11 @@ impl<S> Follower<S> {
         self.stats.truncations += 1;
         match find_copy(&self.path, &cur.id, cur.read_pos) {
             Some(copy) => {
+                // The copy's own identity (its inode), so a restart finds it again.
+                let id = FileIdentity::of(&copy)?;
                 let mut old = TailFile {
                     file: copy,
-                    id: cur.id.clone(),
+                    id,
                     read_pos: cur.read_pos,
                     buf: std::mem::take(&mut cur.buf),
                     line_no: cur.line_no,

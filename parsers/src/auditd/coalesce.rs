@@ -141,6 +141,8 @@ struct InFlight {
     eager: bool,
     truncated: bool,
     offset: u64,
+    /// The caller's clock when the last record joined (see [`Coalescer::set_clock`]).
+    touched: u64,
 }
 
 /// Joins records into events. See the module docs for the completion rules.
@@ -158,6 +160,8 @@ pub struct Coalescer {
     /// Completed events held back until every older event is complete.
     ready: BTreeMap<u64, CompletedEvent>,
     stats: CoalesceStats,
+    /// Caller-supplied clock (ms), see [`Coalescer::set_clock`].
+    clock: u64,
 }
 
 /// True for record types that can make an event on their own: everything
@@ -248,6 +252,7 @@ impl Coalescer {
                 self.eager.retain(|e| *e != id);
             }
             ev.bytes += rec.byte_len();
+            ev.touched = self.clock;
             ev.records.push(rec);
             self.stats.records += 1;
             return Ok(());
@@ -280,6 +285,7 @@ impl Coalescer {
                 eager,
                 truncated: false,
                 offset,
+                touched: self.clock,
             },
         );
         self.stats.records += 1;
@@ -320,6 +326,32 @@ impl Coalescer {
             .collect();
         v.sort_unstable();
         v
+    }
+
+    /// Sets the clock (milliseconds, any origin, never going back) that
+    /// stamps records as they join their event. The coalescer never reads a
+    /// clock itself: live mode sets it before feeding and then calls
+    /// [`expire_quiet`](Self::expire_quiet).
+    pub fn set_clock(&mut self, now_ms: u64) {
+        self.clock = self.clock.max(now_ms);
+    }
+
+    /// Completes every pending event that has received no record for
+    /// `quiet_ms` of the caller's clock (laurel's `EXPIRE_INFLIGHT_TIMEOUT`
+    /// idea, on wall time): auditd writes the records of a kernel event
+    /// together and its log has no `EOE`, so an event that has been quiet for
+    /// a few milliseconds is complete. Without this, an event would wait for
+    /// the reorder window (rule 3), which needs newer events.
+    pub fn expire_quiet(&mut self, quiet_ms: u64, out: &mut dyn FnMut(CompletedEvent)) {
+        let ids: Vec<u64> = self
+            .inflight
+            .iter()
+            .filter(|(_, e)| e.touched.saturating_add(quiet_ms) <= self.clock)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.complete(id, out);
+        }
     }
 
     /// Completes every pending event, oldest first.
@@ -556,6 +588,35 @@ mod tests {
         .unwrap();
         assert_eq!(got, vec![(1, 0), (2, 10)]);
         assert!(c.pending_offsets().is_empty());
+    }
+
+    #[test]
+    fn quiet_events_expire_on_the_callers_clock() {
+        let mut c = Coalescer::new();
+        let mut got = Vec::new();
+        c.set_clock(100);
+        c.push(
+            parse_line(rec("SYSCALL", 1, 1).as_bytes()).unwrap(),
+            &mut |_| {},
+        )
+        .unwrap();
+        c.set_clock(130);
+        c.push(
+            parse_line(rec("SYSCALL", 1, 2).as_bytes()).unwrap(),
+            &mut |_| {},
+        )
+        .unwrap();
+        c.expire_quiet(50, &mut |e| got.push(e.key.serial));
+        assert!(got.is_empty());
+        c.set_clock(150);
+        c.expire_quiet(50, &mut |e| got.push(e.key.serial));
+        assert_eq!(got, vec![1]);
+        c.set_clock(10); // never goes back
+        c.expire_quiet(50, &mut |e| got.push(e.key.serial));
+        assert_eq!(got, vec![1]);
+        c.set_clock(180);
+        c.expire_quiet(50, &mut |e| got.push(e.key.serial));
+        assert_eq!(got, vec![1, 2]);
     }
 
     #[test]

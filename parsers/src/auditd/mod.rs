@@ -182,6 +182,21 @@ impl AuditdParser {
         });
     }
 
+    /// Sets the clock that stamps arriving records (see [`coalesce::Coalescer::set_clock`]).
+    pub fn set_clock(&mut self, now_ms: u64) {
+        self.coalescer.set_clock(now_ms);
+    }
+
+    /// Emits the events that have been quiet for `quiet_ms` (see
+    /// [`coalesce::Coalescer::expire_quiet`]), with their origin offsets.
+    pub fn expire_quiet_at(&mut self, quiet_ms: u64, out: &mut dyn FnMut(Event, u64)) {
+        let table = &mut self.table;
+        self.coalescer.expire_quiet(quiet_ms, &mut |ev| {
+            let off = ev.offset;
+            out(ecs::build(&ev, table), off)
+        });
+    }
+
     /// Origin offsets of the events fed but not yet emitted, ascending (see
     /// [`coalesce::Coalescer::pending_offsets`]).
     pub fn pending_offsets(&self) -> Vec<u64> {
