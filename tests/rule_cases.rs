@@ -7,11 +7,19 @@
 //!   - name: curl fetches AWS role credentials
 //!     expect: match                     # or: no_match
 //!     event: { "event": {"category": ["process"]}, "process": {...} }
+//!   - name: exec then connect within 1 s        # sequences and counts:
+//!     expect_alerts: 1                          # how many alerts the events give
+//!     events:                                   # in arrival order (the engine
+//!       - { "@timestamp": "...", ... }          # reorders by @timestamp)
+//!       - { "@timestamp": "...", ... }
 //! ```
 //!
-//! Each named rule is loaded alone (it must compile without diagnostics), each
-//! event goes through a fresh [`Engine`], and every failing case is reported by
-//! file and name before the test fails.
+//! Each named rule file is loaded alone (it must compile without diagnostics).
+//! A file with a Sigma correlation compiles into several rules; the rule under
+//! test is the one rule that alerts on its own (the others are `generate:
+//! false` stages). Each case's events go through the engine and end with
+//! `flush()`, so cases do not share state, and every failing case is reported
+//! by file and name before the test fails.
 
 use std::path::{Path, PathBuf};
 
@@ -31,8 +39,16 @@ struct CaseFile {
 #[serde(deny_unknown_fields)]
 struct Case {
     name: String,
-    expect: Expect,
-    event: serde_json::Value,
+    /// Single-event form: the outcome of `event`.
+    #[serde(default)]
+    expect: Option<Expect>,
+    #[serde(default)]
+    event: Option<serde_json::Value>,
+    /// Multi-event form: the number of alerts `events` give.
+    #[serde(default)]
+    expect_alerts: Option<usize>,
+    #[serde(default)]
+    events: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -81,19 +97,23 @@ fn run_file(path: &Path) -> (usize, Vec<String>) {
         Err(e) => return (0, vec![format!("{shown}: invalid case file: {e}")]),
     };
     let report = rule::load(&[root().join(&file.rule)], false);
-    if !report.diagnostics.is_empty() || report.rules.len() != 1 {
+    let alerting: Vec<usize> = (0..report.rules.len())
+        .filter(|&i| !report.rules.is_silent(i))
+        .collect();
+    if !report.diagnostics.is_empty() || alerting.len() != 1 {
         let diags: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
         return (
             0,
             vec![format!(
-                "{shown}: rule {} must compile alone into exactly one rule ({} compiled): {}",
+                "{shown}: rule {} must compile alone into exactly one alerting rule ({} compiled, {} alerting): {}",
                 file.rule,
                 report.rules.len(),
+                alerting.len(),
                 diags.join("; ")
             )],
         );
     }
-    let rule_id = report.rules.rules()[0].meta.id.clone();
+    let rule_id = report.rules.rules()[alerting[0]].meta.id.clone();
     let mut failures = Vec::new();
     if file.cases.is_empty() {
         failures.push(format!("{shown}: no cases"));
@@ -126,23 +146,46 @@ fn run_cases(
     failures: &mut Vec<String>,
 ) {
     for case in &file.cases {
-        let ev = Event::from_json(&case.event);
-        let mut alerts = Vec::new();
-        engine.process(&ev, &mut |a| alerts.push(a));
-        engine.flush(&mut |a| alerts.push(a));
-        let got = if alerts.is_empty() {
-            Expect::NoMatch
-        } else {
-            Expect::Match
+        let (events, single) = match (&case.event, &case.expect, &case.events, case.expect_alerts) {
+            (Some(ev), Some(_), None, None) => (std::slice::from_ref(ev), true),
+            (None, None, Some(evs), Some(_)) if !evs.is_empty() => (evs.as_slice(), false),
+            _ => {
+                failures.push(format!(
+                    "{shown}: case {:?}: give either `event` and `expect`, or `events` and `expect_alerts`",
+                    case.name
+                ));
+                continue;
+            }
         };
-        if got != case.expect {
+        let mut alerts = Vec::new();
+        for ev in events {
+            engine.process(&Event::from_json(ev), &mut |a| alerts.push(a));
+        }
+        engine.flush(&mut |a| alerts.push(a));
+        if let Some(expect) = case.expect {
+            let got = if alerts.is_empty() {
+                Expect::NoMatch
+            } else {
+                Expect::Match
+            };
+            if got != expect {
+                failures.push(format!(
+                    "{shown}: case {:?} (prefilter {mode:?}): expected {:?}, got {:?}",
+                    case.name, expect, got
+                ));
+            }
+        }
+        if let Some(n) = case.expect_alerts
+            && alerts.len() != n
+        {
             failures.push(format!(
-                "{shown}: case {:?} (prefilter {mode:?}): expected {:?}, got {:?}",
-                case.name, case.expect, got
+                "{shown}: case {:?} (prefilter {mode:?}): expected {n} alert(s), got {}",
+                case.name,
+                alerts.len()
             ));
         }
         for a in &alerts {
-            if a.rule.id != rule_id || a.events.len() != 1 {
+            if a.rule.id != rule_id || a.events.is_empty() || (single && a.events.len() != 1) {
                 failures.push(format!("{shown}: case {:?}: malformed alert", case.name));
             }
         }

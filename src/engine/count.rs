@@ -173,6 +173,8 @@ impl Counter {
         self.release(true, out);
         self.sweep(true, out);
         self.groups.clear();
+        self.reorder.reset();
+        self.next_sweep = i64::MIN;
     }
 
     fn release(&mut self, force: bool, out: &mut dyn FnMut(Alert)) {

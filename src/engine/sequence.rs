@@ -238,11 +238,14 @@ impl Sequencer {
     }
 
     /// End of input: processes every buffered event, then drops all partial
-    /// state (an incomplete sequence cannot complete any more).
+    /// state (an incomplete sequence cannot complete any more) and the event
+    /// clock, so a following input starts afresh.
     pub fn flush(&mut self, out: &mut dyn FnMut(Alert)) {
         self.release(true, out);
         self.keys.clear();
         self.partials = 0;
+        self.reorder.reset();
+        self.next_sweep = i64::MIN;
     }
 
     fn release(&mut self, force: bool, out: &mut dyn FnMut(Alert)) {

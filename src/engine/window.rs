@@ -472,6 +472,11 @@ impl<T> Reorder<T> {
         self.heap.is_empty()
     }
 
+    /// Forgets everything: a new input starts (after end of input).
+    pub fn reset(&mut self) {
+        *self = Reorder::default();
+    }
+
     /// Moves the watermark forward to `ts` (never back).
     pub fn advance(&mut self, ts: i64) {
         self.watermark = self.watermark.max(ts);
