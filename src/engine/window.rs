@@ -146,6 +146,29 @@ impl StateStats {
 /// exactly and cost one allocation.
 pub type Key = Arc<[u8]>;
 
+/// Longest join key kept verbatim. A longer one (a group-by on a command line,
+/// say) is replaced by a 128-bit hash keyed with per-process random keys, so
+/// one rule's key memory stays below `max_keys` times this whatever the
+/// events hold; a collision would need 2^64 work against secret keys.
+pub const MAX_KEY_BYTES: usize = 256;
+
+const TAG_HASHED: u8 = 0xff;
+
+fn hash_long_key(buf: &mut Vec<u8>) {
+    use std::hash::{BuildHasher, Hasher};
+    static KEYS: std::sync::OnceLock<[std::collections::hash_map::RandomState; 2]> =
+        std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    let mut out = Vec::with_capacity(17);
+    out.push(TAG_HASHED);
+    for k in keys {
+        let mut h = k.build_hasher();
+        h.write(buf);
+        out.extend_from_slice(&h.finish().to_le_bytes());
+    }
+    *buf = out;
+}
+
 const TAG_ABSENT: u8 = 0;
 const TAG_STR: u8 = 1;
 const TAG_INT: u8 = 2;
@@ -214,6 +237,9 @@ pub fn encode_key(fields: &[Field], ev: &Event, buf: &mut Vec<u8>) {
                 push_bytes(buf, j.to_string().as_bytes());
             }
         }
+    }
+    if buf.len() > MAX_KEY_BYTES {
+        hash_long_key(buf);
     }
 }
 
@@ -565,6 +591,21 @@ mod tests {
         encode_key(&f, &ev, &mut a);
         ev.host.id = None;
         ev.process.pid = Some(7);
+        encode_key(&f, &ev, &mut b);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn long_keys_are_hashed_but_still_distinct() {
+        let f = [Field::parse("process.command_line")];
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut ev = Event::default();
+        ev.process.command_line = Some("x".repeat(10_000));
+        encode_key(&f, &ev, &mut a);
+        encode_key(&f, &ev, &mut b);
+        assert_eq!(a, b);
+        assert!(a.len() <= MAX_KEY_BYTES);
+        ev.process.command_line = Some("x".repeat(9_999) + "y");
         encode_key(&f, &ev, &mut b);
         assert_ne!(a, b);
     }
