@@ -16,5 +16,6 @@ pub mod platform;
 pub mod rule;
 pub mod sink;
 pub mod source;
+pub mod tune;
 
 pub use tripline_parsers::{Event, Format};
