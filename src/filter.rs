@@ -60,21 +60,32 @@ pub fn parse_time(s: &str, now_ns: i64) -> Result<i64, String> {
             .timestamp_nanos_opt()
             .ok_or_else(|| format!("{s}: out of range"));
     }
+    parse_duration(s)
+        .map(|d| now_ns.saturating_sub(d))
+        .map_err(|_| bad(s))
+}
+
+/// Parses a duration such as `90s`, `30m`, `1h`, `2d`, `1w` into nanoseconds.
+///
+/// # Errors
+/// Not a number followed by one of `s`, `m`, `h`, `d`, `w`, or too large.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: i64 = num.parse().map_err(|_| bad(s))?;
+    let err = || format!("{s}: expected a duration such as 90s, 30m, 1h, 2d or 1w");
+    let n: i64 = num.parse().map_err(|_| err())?;
     let secs = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 604_800,
-        _ => return Err(bad(s)),
+        _ => return Err(err()),
     };
     n.checked_mul(secs)
         .and_then(|x| x.checked_mul(1_000_000_000))
-        .map(|d| now_ns.saturating_sub(d))
-        .ok_or_else(|| format!("{s}: out of range"))
+        .ok_or_else(err)
 }
 
 fn bad(s: &str) -> String {

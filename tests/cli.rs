@@ -369,10 +369,13 @@ fn windows_paths_with_drive_letters_and_backslashes() {
         String::from_utf8_lossy(&out.stderr)
     );
     let alerts = ndjson(&out.stdout);
+    // The same alerts as through the forward-slash path of the same file.
+    let plain = tripline(&["scan", &testdata("e2e/imds-real-audit.log")]);
+    assert!(!alerts.is_empty());
     assert_eq!(
-        alerts.len(),
-        22,
-        "the real IMDS log raises 22 alerts on every platform"
+        alerts,
+        ndjson(&plain.stdout),
+        "drive-letter directory walk and plain path differ"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -446,4 +449,114 @@ fn hostile_command_line_is_escaped_in_the_terminal_view_and_exact_in_json() {
         text.contains("\\u{202e}gpj.exe\\u{200b}\\u{0}tail"),
         "{text}"
     );
+}
+
+const REAL: &str = "e2e/imds-real-audit.log";
+
+fn alert_count(args: &[&str]) -> (Option<i32>, usize, String) {
+    let out = tripline(args);
+    (
+        out.status.code(),
+        ndjson(&out.stdout).len(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn since_until_and_host_filter_events_before_rules() {
+    let f = testdata(REAL);
+    let (_, all, _) = alert_count(&["scan", &f]);
+    assert!(all > 0);
+    // The log was written on 2026-11-23.
+    let (code, n, err) = alert_count(&["scan", &f, "--since", "2026-11-24"]);
+    assert_eq!((code, n), (Some(0), 0), "{err}");
+    assert!(
+        err.contains("events outside --since/--until/--host were skipped"),
+        "{err}"
+    );
+    assert_eq!(alert_count(&["scan", &f, "--until", "2026-11-23"]).1, 0);
+    assert_eq!(
+        alert_count(&["scan", &f, "--since", "2026-11-23", "--until", "2026-11-24"]).1,
+        all
+    );
+    assert_eq!(
+        alert_count(&["scan", &f, "--since", "5000w"]).1,
+        all,
+        "a duration before now"
+    );
+    // The log carries no node= names, so a host filter keeps nothing.
+    assert_eq!(alert_count(&["scan", &f, "--host", "web-1"]).1, 0);
+    let (code, _, err) = alert_count(&["scan", &f, "--since", "yesterday-ish"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("RFC 3339"), "{err}");
+}
+
+#[test]
+fn allowlist_and_throttle_suppress_and_count() {
+    let dir = Scratch::new("tune");
+    let f = testdata(REAL);
+    let all: Vec<Value> = ndjson(&tripline(&["scan", &f]).stdout);
+    let cred = "3861e693-631c-4d6d-a4f9-6f07fdabffad";
+    let by_ip = all
+        .iter()
+        .filter(|a| a["rule"]["id"] == cred && a["process"]["executable"] == "/usr/bin/ip")
+        .count();
+    assert!(by_ip > 0);
+    let list = dir.0.join("allow.toml");
+    std::fs::write(
+        &list,
+        format!(
+            "[[allow]]\nrule = \"{cred}\"\nreason = \"netns wrapper in the lab\"\nexpires = \"2999-01-01\"\n\
+             [allow.match]\n\"process.executable\" = \"/usr/*/ip\"\n\n\
+             [[allow]]\nrule = \"*\"\nreason = \"old exception\"\nexpires = \"2001-01-01\"\n"
+        ),
+    )
+    .unwrap();
+    let out = tripline(&["scan", &f, "--allowlist", list.to_str().unwrap()]);
+    let kept = ndjson(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(kept.len(), all.len() - by_ip, "{err}");
+    assert!(
+        kept.iter()
+            .all(|a| a["process"]["executable"] != "/usr/bin/ip" || a["rule"]["id"] != cred)
+    );
+    assert!(
+        err.contains(&format!(
+            "allowlist: {by_ip} alerts of rule {cred} suppressed (netns wrapper in the lab)"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("expired on 2001-01-01"), "{err}");
+
+    std::fs::write(
+        &list,
+        "[[allow]]\nrule = \"x\"\nreason = \"r\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let out = tripline(&["scan", &f, "--allowlist", list.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a strict allowlist: unknown keys are errors"
+    );
+
+    let out = tripline(&["scan", &f, "--throttle", "1h"]);
+    let throttled = ndjson(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(throttled.len() < all.len());
+    assert!(
+        err.contains(&format!(
+            "throttle: {} repeated alerts suppressed",
+            all.len() - throttled.len()
+        )),
+        "{err}"
+    );
+    // Each (rule, host, executable) survives exactly once within the hour.
+    let mut seen = std::collections::BTreeSet::new();
+    for a in &throttled {
+        assert!(seen.insert((
+            a["rule"]["id"].to_string(),
+            a["process"]["executable"].to_string()
+        )));
+    }
 }

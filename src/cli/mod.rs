@@ -56,16 +56,50 @@ pub struct InputArgs {
     pub paths: Vec<PathBuf>,
 
     /// Input format, instead of detecting it per input.
-    #[arg(long, value_name = "FORMAT", help_heading = "Input", value_parser = ["auditd"])]
+    #[arg(long, value_name = "FORMAT", help_heading = "Input", value_parser = format_names())]
     pub format: Option<String>,
 
     /// Lines longer than this many bytes are reported and skipped.
     #[arg(long, value_name = "BYTES", default_value_t = tripline::source::DEFAULT_MAX_LINE, help_heading = "Input")]
     pub max_line: usize,
 
-    /// Do not print bad-record messages or the summary on stderr.
+    /// Only events at or after TIME: RFC 3339 (2024-05-06T07:08:09Z), a date (2024-05-06), or a duration before now (90s, 30m, 1h, 2d, 1w).
+    #[arg(long, value_name = "TIME", help_heading = "Filter")]
+    pub since: Option<String>,
+
+    /// Only events before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME", help_heading = "Filter")]
+    pub until: Option<String>,
+
+    /// Only events of this host.name (repeatable; case-insensitive; events without a host name are dropped).
+    #[arg(long = "host", value_name = "NAME", help_heading = "Filter")]
+    pub hosts: Vec<String>,
+
+    /// Do not print bad-record messages, progress or the summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// The `--format` names, from the parsers' own list.
+fn format_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(tripline_parsers::Format::ALL.iter().map(|f| f.name()))
+}
+
+impl InputArgs {
+    /// The event filter from --since/--until/--host.
+    pub fn filter(&self) -> anyhow::Result<tripline::filter::EventFilter> {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let t = |s: &Option<String>| -> anyhow::Result<Option<i64>> {
+            s.as_deref()
+                .map(|v| tripline::filter::parse_time(v, now).map_err(anyhow::Error::msg))
+                .transpose()
+        };
+        Ok(tripline::filter::EventFilter {
+            since_ns: t(&self.since)?,
+            until_ns: t(&self.until)?,
+            hosts: self.hosts.clone(),
+        })
+    }
 }
 
 /// `tripline scan`
@@ -111,6 +145,18 @@ pub struct ScanArgs {
     /// Colours in the human view: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], help_heading = "Output")]
     pub color: String,
+
+    /// Allowlist file (TOML): known-good activity by rule id and field globs, with a reason and an expiry.
+    #[arg(long, value_name = "FILE", help_heading = "Tuning")]
+    pub allowlist: Option<PathBuf>,
+
+    /// Suppress repeats of an alert (same rule and --throttle-key values) within this much event time (e.g. 10m).
+    #[arg(long, value_name = "DURATION", help_heading = "Tuning")]
+    pub throttle: Option<String>,
+
+    /// Fields that tell alerts apart for --throttle (repeatable).
+    #[arg(long, value_name = "FIELD", default_values_t = ["host.name".to_string(), "process.executable".to_string()], help_heading = "Tuning")]
+    pub throttle_key: Vec<String>,
 }
 
 /// `tripline tail`

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use tripline::engine::{Engine, EngineOptions, PrefilterMode};
+use tripline::filter::parse_duration;
 use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, escape, read_input};
 use tripline::rule;
 use tripline::sink::elastic::ElasticSink;
@@ -12,6 +13,7 @@ use tripline::sink::pretty::PrettySink;
 use tripline::sink::syslog::{SyslogSink, facility_from_name};
 use tripline::sink::{AlertSink, JsonlSink, MultiSink, OutputSpec};
 use tripline::source::collect_inputs;
+use tripline::tune::{Allowlist, Throttle};
 use tripline_parsers::Format;
 
 use super::{Exit, open_output};
@@ -25,11 +27,65 @@ fn forced_format(args: &InputArgs) -> Option<Format> {
     args.format.as_deref().and_then(Format::from_name)
 }
 
-/// Reads every input, calling `on_event`; returns the stats and whether an input failed.
+/// A one-line progress display on stderr, redrawn at most every 100 ms, only
+/// when stderr is a terminal (and not `--quiet`).
+struct Progress {
+    on: bool,
+    last: std::time::Instant,
+    events: u64,
+    label: String,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            on: !quiet && std::io::stderr().is_terminal(),
+            last: std::time::Instant::now(),
+            events: 0,
+            label: String::new(),
+        }
+    }
+
+    fn start(&mut self, i: usize, n: usize, name: &str, size: Option<u64>) {
+        if !self.on {
+            return;
+        }
+        let size = size
+            .map(|b| format!(" ({:.1} MB)", b as f64 / 1e6))
+            .unwrap_or_default();
+        self.label = format!("[{}/{n}] {}{size}", i + 1, escape(name));
+        self.draw();
+    }
+
+    fn tick(&mut self) {
+        self.events += 1;
+        if self.on && self.events.is_multiple_of(1024) && self.last.elapsed().as_millis() >= 100 {
+            self.draw();
+        }
+    }
+
+    fn draw(&mut self) {
+        self.last = std::time::Instant::now();
+        eprint!("\r\x1b[2K{}  {} events", self.label, self.events);
+    }
+
+    fn clear(&mut self) {
+        if self.on {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+/// Reads every input, calling `on_event` for the events that pass the
+/// --since/--until/--host filter; returns the stats and whether an input failed.
 fn read_all(
     args: &InputArgs,
     on_event: &mut dyn FnMut(tripline::Event) -> Result<()>,
 ) -> Result<(ReadStats, bool)> {
+    let filter = args.filter()?;
+    let mut progress = Progress::new(args.quiet);
+    let mut filtered = 0u64;
     let (inputs, errors) = collect_inputs(&args.paths);
     let mut failed = !errors.is_empty();
     let mut stats = ReadStats::default();
@@ -41,7 +97,14 @@ fn read_all(
     let format = forced_format(args);
     let mut sink_error: Option<anyhow::Error> = None;
     let mut unrecognized = 0u64;
-    for input in &inputs {
+    for (i, input) in inputs.iter().enumerate() {
+        let size = match input {
+            tripline::source::Input::File { path, .. } => {
+                std::fs::metadata(path).ok().map(|m| m.len())
+            }
+            tripline::source::Input::Stdin => None,
+        };
+        progress.start(i, inputs.len(), &input.display_name(), size);
         let res = read_input(
             input,
             format,
@@ -49,6 +112,11 @@ fn read_all(
             &mut stats,
             &mut reporter,
             &mut |ev| {
+                progress.tick();
+                if !filter.keep(&ev) {
+                    filtered += 1;
+                    return;
+                }
                 if sink_error.is_none()
                     && let Err(e) = on_event(ev)
                 {
@@ -70,6 +138,10 @@ fn read_all(
             stats.input_errors += 1;
             eprintln!("tripline: {}: {}", escape(&input.display_name()), e);
         }
+    }
+    progress.clear();
+    if !filter.is_empty() && !args.quiet {
+        eprintln!("tripline: {filtered} events outside --since/--until/--host were skipped");
     }
     if unrecognized > 0 && !args.quiet {
         eprintln!(
@@ -236,15 +308,48 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
             ..EngineOptions::default()
         },
     );
+    let mut allowlist = match &args.allowlist {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read allowlist {}", p.display()))?;
+            let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+            let list = Allowlist::parse(&text, &today)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            for (rule, reason, exp) in &list.expired {
+                eprintln!(
+                    "tripline: warning: {}: allow entry for rule {} ({}) expired on {exp}; ignored",
+                    p.display(),
+                    escape(rule),
+                    escape(reason)
+                );
+            }
+            Some(list)
+        }
+        None => None,
+    };
+    let mut throttle = match &args.throttle {
+        Some(d) => Some(Throttle::new(
+            parse_duration(d).map_err(anyhow::Error::msg)?,
+            &args.throttle_key,
+        )),
+        None => None,
+    };
     let mut sink = open_sinks(&args.outputs, &args.syslog_facility, &args.color)?;
     sink.begin()?;
     let mut alerts = 0u64;
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_severity: BTreeMap<rule::Severity, u64> = BTreeMap::new();
     let mut push = |a: tripline::alert::Alert, sink: &mut MultiSink| -> Result<()> {
+        if allowlist.as_mut().is_some_and(|l| l.allows(&a))
+            || throttle.as_mut().is_some_and(|t| t.suppress(&a))
+        {
+            return Ok(());
+        }
         alerts += 1;
         *by_rule
             .entry(format!("{} [{}]", a.rule.name, a.rule.severity.name()))
             .or_default() += 1;
+        *by_severity.entry(a.rule.severity).or_default() += 1;
         sink.alert(&a)?;
         Ok(())
     };
@@ -271,8 +376,34 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
         if let Some(l) = state_line(&engine) {
             eprintln!("tripline: {l}");
         }
+        if !by_severity.is_empty() {
+            let sev: Vec<String> = by_severity
+                .iter()
+                .rev()
+                .map(|(s, n)| format!("{n} {}", s.name()))
+                .collect();
+            eprintln!("tripline: alerts by severity: {}", sev.join(", "));
+        }
         for (rule, n) in &by_rule {
             eprintln!("tripline:   {n:>6}  {}", escape(rule));
+        }
+        if let Some(l) = &allowlist {
+            for e in l.entries.iter().filter(|e| e.hits > 0) {
+                eprintln!(
+                    "tripline: allowlist: {} alerts of rule {} suppressed ({})",
+                    e.hits,
+                    escape(&e.rule),
+                    escape(&e.reason)
+                );
+            }
+        }
+        if let Some(t) = &throttle
+            && (t.suppressed > 0 || t.forgotten > 0)
+        {
+            eprintln!(
+                "tripline: throttle: {} repeated alerts suppressed ({} keys forgotten at the cap)",
+                t.suppressed, t.forgotten
+            );
         }
     }
     Ok(if failed {
