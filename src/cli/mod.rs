@@ -238,6 +238,11 @@ pub struct TailArgs {
     #[arg(long, value_name = "MS", default_value_t = 20, help_heading = "Input")]
     pub event_timeout: u64,
 
+    /// On restart, re-read this many bytes before the checkpoint to rebuild
+    /// process lineage (their alerts were already emitted and are not repeated).
+    #[arg(long, value_name = "BYTES", default_value_t = tripline::source::follow::WARM_BYTES, help_heading = "State")]
+    pub warm_up: u64,
+
     /// Print a stats line (lag, drops, counts) on stderr every SECS seconds; 0 = never.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub stats_interval: u64,

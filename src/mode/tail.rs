@@ -15,7 +15,7 @@
 //! design: resume offset + high-water mark + unreleased origins per file, the
 //! output file's length, and the engine's state, in one atomic file.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -32,8 +32,9 @@ use tripline::source::checkpoint::{
     Checkpoint, CheckpointStore, Emitted, EngineState, FileCheckpoint, OutputMark, alert_key,
     checkpoint_name,
 };
-use tripline::source::follow::{Follower, Handler, StartAt};
+use tripline::source::follow::{FollowOptions, Follower, Handler, StartAt};
 use tripline_parsers::auditd::AuditdParser;
+use tripline_parsers::auditd::proctable::ProcTable;
 use tripline_parsers::{Event, Format, Location, Parser};
 
 use super::Exit;
@@ -59,6 +60,7 @@ impl LiveParser {
         &mut self,
         line: &[u8],
         loc: Location,
+        table: &mut Option<ProcTable>,
         out: &mut dyn FnMut(Event, u64),
     ) -> Result<(), tripline_parsers::ParseError> {
         if let LiveParser::Undetected(forced) = self {
@@ -66,7 +68,10 @@ impl LiveParser {
                 .or_else(|| Format::detect(line))
                 .unwrap_or(Format::Auditd);
             *self = match f {
-                Format::Auditd => LiveParser::Auditd(Box::new(AuditdParser::new())),
+                Format::Auditd => LiveParser::Auditd(Box::new(match table.take() {
+                    Some(t) => AuditdParser::with_process_table(t),
+                    None => AuditdParser::new(),
+                })),
                 other => LiveParser::Other(other.parser()),
             };
         }
@@ -188,6 +193,9 @@ struct Ctx {
     clock_ms: u64,
     /// Newest event time seen (ns), for the engine's `expire`.
     newest_ns: i64,
+    /// Process tables of finished files, by followed path: the next file of
+    /// the same path starts with it, so lineage survives rotation.
+    tables: HashMap<String, ProcTable>,
 }
 
 impl Ctx {
@@ -321,7 +329,13 @@ impl Handler for Ctx {
                     p.set_clock(self.clock_ms);
                 }
                 let mut evs = std::mem::take(&mut self.events);
-                let res = st.parser.feed(data, loc, &mut |ev, o| evs.push((ev, o)));
+                let mut table = match st.parser {
+                    LiveParser::Undetected(_) => self.tables.remove(&st.name),
+                    _ => None,
+                };
+                let res = st
+                    .parser
+                    .feed(data, loc, &mut table, &mut |ev, o| evs.push((ev, o)));
                 self.events = evs;
                 if let Err(e) = res {
                     let name = st.name.clone();
@@ -336,10 +350,25 @@ impl Handler for Ctx {
 
     fn finish(&mut self, st: &mut Stream) {
         self.flush_stream(st);
+        if let LiveParser::Auditd(p) = &mut st.parser {
+            self.tables.insert(st.name.clone(), p.take_process_table());
+        }
     }
 
     fn pending(&self, st: &Stream) -> Vec<u64> {
-        st.parser.pending()
+        // Pending events that were emitted before the restart (warm-up, or
+        // stragglers of released events) are not owed; those the resumed
+        // checkpoint still owes are, whether fed again yet or not.
+        let mut v: Vec<u64> = st
+            .parser
+            .pending()
+            .into_iter()
+            .filter(|o| *o >= st.replay_hwm || st.replay_keep.contains(o))
+            .chain(st.replay_keep.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }
 
@@ -422,6 +451,7 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
         printed_errors: 0,
         clock_ms: 0,
         newest_ns: 0,
+        tables: HashMap::new(),
     };
     let stdin_mode = args.audisp || args.paths.iter().any(|p| p.as_os_str() == "-");
     if stdin_mode {
@@ -475,7 +505,12 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
     for p in &paths {
         let entries: Vec<FileCheckpoint> =
             ck.files.iter().filter(|e| e.path == *p).cloned().collect();
-        let (f, notes) = Follower::new(p.clone(), &entries, start, args.max_line, &mut ctx);
+        let opts = FollowOptions {
+            start,
+            max_line: args.max_line,
+            warm_up: args.warm_up,
+        };
+        let (f, notes) = Follower::new(p.clone(), &entries, opts, &mut ctx);
         for n in notes {
             eprintln!("tripline: warning: {}", escape(&n));
         }

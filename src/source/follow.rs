@@ -51,6 +51,13 @@ pub const READ_BUDGET: usize = 1 << 20;
 
 const CHUNK: usize = 64 << 10;
 
+/// Default warm-up: on resuming from a checkpoint, re-read up to this many bytes before the
+/// resume offset first. Their events were emitted before (they are
+/// suppressed by the high-water mark), but parsing them again rebuilds the
+/// auditd process table, so lineage (`process.parent.*`) after a restart is
+/// what it would have been without one.
+pub const WARM_BYTES: u64 = 2 << 20;
+
 /// What the follower tells its caller.
 pub trait Handler {
     /// Per-file state (a parser).
@@ -61,7 +68,8 @@ pub trait Handler {
     fn line(&mut self, state: &mut Self::State, line: Line<'_>);
     /// The file is done (rotated away and idle, or truncated without a copy): flush.
     fn finish(&mut self, state: &mut Self::State);
-    /// Origin offsets of events fed but not yet emitted (for the checkpoint).
+    /// Origin offsets of events not yet emitted (for the checkpoint), ascending:
+    /// events fed but still pending, and events a resumed checkpoint still owes.
     fn pending(&self, state: &Self::State) -> Vec<u64>;
 }
 
@@ -90,6 +98,11 @@ pub struct TailFile<S> {
     line_no: u64,
     /// Discarding an over-long line: (its start, bytes so far).
     discarding: Option<(u64, u64)>,
+    /// Started mid-line (warm-up): drop bytes up to the first newline silently.
+    skip_partial: bool,
+    /// The high-water mark of the checkpoint this file was resumed from: a
+    /// checkpoint taken during warm-up must not move it back.
+    floor_hwm: u64,
     rotated: bool,
     last_growth: Instant,
     /// The caller's state for this file.
@@ -107,6 +120,8 @@ impl<S> TailFile<S> {
             buf: Vec::new(),
             line_no: 0,
             discarding: None,
+            skip_partial: false,
+            floor_hwm: 0,
             rotated: false,
             last_growth: Instant::now(),
             state,
@@ -152,6 +167,15 @@ impl<S> TailFile<S> {
             self.read_pos += n as u64;
             let data = &chunk[..n];
             let mut start = 0;
+            if self.skip_partial {
+                match memchr::memchr(b'\n', data) {
+                    Some(i) => {
+                        self.skip_partial = false;
+                        start = i + 1;
+                    }
+                    None => continue,
+                }
+            }
             while let Some(i) = memchr::memchr(b'\n', &data[start..]) {
                 let end = start + i;
                 if let Some((dstart, dlen)) = self.discarding.take() {
@@ -201,8 +225,17 @@ impl<S> TailFile<S> {
         Ok(total as u64)
     }
 
+    /// A file resumed from a checkpoint entry: warm-up from [`WARM_BYTES`] before it.
+    fn resumed(file: File, e: &FileCheckpoint, warm: u64, state: S) -> io::Result<TailFile<S>> {
+        let warm = e.resume.saturating_sub(warm);
+        let mut t = TailFile::new(file, e.id.clone(), warm, state)?;
+        t.skip_partial = warm > 0;
+        t.floor_hwm = e.hwm;
+        Ok(t)
+    }
+
     fn checkpoint(&self, path: &Path, pending: Vec<u64>) -> FileCheckpoint {
-        let hwm = self.consumed();
+        let hwm = self.consumed().max(self.floor_hwm);
         let resume = pending.first().copied().unwrap_or(hwm).min(hwm);
         FileCheckpoint {
             path: path.to_path_buf(),
@@ -224,6 +257,17 @@ pub enum StartAt {
     End,
 }
 
+/// How a [`Follower`] starts and reads.
+#[derive(Debug, Clone, Copy)]
+pub struct FollowOptions {
+    /// Where a file without a checkpoint entry starts.
+    pub start: StartAt,
+    /// Longer lines are skipped (reported as [`Line::TooLong`]).
+    pub max_line: usize,
+    /// Bytes re-read before a checkpoint's resume offset (see [`WARM_BYTES`]).
+    pub warm_up: u64,
+}
+
 /// Follows one path across rotations.
 pub struct Follower<S> {
     path: PathBuf,
@@ -236,20 +280,20 @@ pub struct Follower<S> {
 
 impl<S> Follower<S> {
     /// Starts following `path`, resuming the files in `entries` (this path's
-    /// checkpoint entries) and starting a file without an entry at `start`.
+    /// checkpoint entries) and starting a file without an entry at `opts.start`.
     /// Problems finding checkpointed files are returned as messages.
     pub fn new<H: Handler<State = S>>(
         path: PathBuf,
         entries: &[FileCheckpoint],
-        start: StartAt,
-        max_line: usize,
+        opts: FollowOptions,
         h: &mut H,
     ) -> (Follower<S>, Vec<String>) {
+        let start = opts.start;
         let mut f = Follower {
             path,
             current: None,
             rotated: Vec::new(),
-            max_line,
+            max_line: opts.max_line,
             stats: FollowStats::default(),
         };
         let mut notes = Vec::new();
@@ -261,7 +305,7 @@ impl<S> Follower<S> {
                 && e.id.same_content(&file).unwrap_or(false)
                 && md.len() >= e.resume
             {
-                match TailFile::new(file, e.id.clone(), e.resume, h.open(&f.path, Some(e))) {
+                match TailFile::resumed(file, e, opts.warm_up, h.open(&f.path, Some(e))) {
                     Ok(t) => f.current = Some(t),
                     Err(err) => notes.push(format!("{}: {err}", f.path.display())),
                 }
@@ -270,7 +314,7 @@ impl<S> Follower<S> {
             // Rotated away (while we were down, or before): find it by inode or content.
             match find_file(&f.path, &e.id, e.resume) {
                 Some(file) => {
-                    match TailFile::new(file, e.id.clone(), e.resume, h.open(&f.path, Some(e))) {
+                    match TailFile::resumed(file, e, opts.warm_up, h.open(&f.path, Some(e))) {
                         Ok(mut t) => {
                             t.rotated = true;
                             f.rotated.push(t);
@@ -421,6 +465,8 @@ impl<S> Follower<S> {
                     buf: std::mem::take(&mut cur.buf),
                     line_no: cur.line_no,
                     discarding: cur.discarding,
+                    skip_partial: cur.skip_partial,
+                    floor_hwm: cur.floor_hwm,
                     rotated: true,
                     last_growth: Instant::now(),
                     state: h.open(&self.path, None),

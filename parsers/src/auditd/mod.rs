@@ -182,6 +182,21 @@ impl AuditdParser {
         });
     }
 
+    /// A parser that starts with `table` (the process table of the stream's
+    /// previous file, so lineage survives log rotation).
+    pub fn with_process_table(table: proctable::ProcTable) -> Self {
+        AuditdParser {
+            coalescer: coalesce::Coalescer::default(),
+            table,
+        }
+    }
+
+    /// Takes the process table out (leaving an empty one), for the parser of
+    /// the file that follows this one after a rotation.
+    pub fn take_process_table(&mut self) -> proctable::ProcTable {
+        std::mem::take(&mut self.table)
+    }
+
     /// Sets the clock that stamps arriving records (see [`coalesce::Coalescer::set_clock`]).
     pub fn set_clock(&mut self, now_ms: u64) {
         self.coalescer.set_clock(now_ms);
