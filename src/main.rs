@@ -27,6 +27,13 @@ fn main() -> ExitCode {
         Command::Scan(a) => mode::scan::scan(a),
         Command::Convert(a) => mode::scan::convert(a),
         Command::Tail(a) => mode::tail::tail(a),
+        Command::Completions { shell } => {
+            cli::doc::completions(shell, &mut std::io::stdout().lock());
+            Ok(Exit::Clean)
+        }
+        Command::Man => cli::doc::man(&mut std::io::stdout().lock())
+            .map(|()| Exit::Clean)
+            .map_err(anyhow::Error::from),
         Command::Rules {
             command: RulesCommand::Check(a),
         } => mode::check::check(a),

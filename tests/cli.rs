@@ -560,3 +560,30 @@ fn allowlist_and_throttle_suppress_and_count() {
         )));
     }
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definitions() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = tripline(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("tripline") && text.contains("--since"),
+            "{shell}: {text:.200}"
+        );
+    }
+    assert_eq!(tripline(&["completions", "tcsh"]).status.code(), Some(2));
+    let out = tripline(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let roff = String::from_utf8_lossy(&out.stdout);
+    for page in [
+        "tripline 1",
+        "tripline-scan 1",
+        "tripline-convert 1",
+        "tripline-tail 1",
+        "tripline-rules 1",
+    ] {
+        assert!(roff.contains(&format!(".TH {page}")), "missing {page}");
+    }
+    assert!(roff.contains("allowlist"), "options are documented");
+}

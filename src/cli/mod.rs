@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod doc;
+
 const AFTER_HELP: &str = "\
 Examples:
   tripline scan /var/log/audit/audit.log          scan with the embedded IMDS rule pack
@@ -33,6 +35,14 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Follow growing logs (rotation-aware, checkpointed) and alert as events arrive.
     Tail(TailArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) for tripline and its subcommands.
+    Man,
     /// Rule utilities.
     Rules {
         /// Rules subcommand.
@@ -237,11 +247,6 @@ pub struct TailArgs {
     /// (milliseconds; audit.log has no EOE records, and auditd writes an event's records together).
     #[arg(long, value_name = "MS", default_value_t = 20, help_heading = "Input")]
     pub event_timeout: u64,
-
-    /// On restart, re-read this many bytes before the checkpoint to rebuild
-    /// process lineage (their alerts were already emitted and are not repeated).
-    #[arg(long, value_name = "BYTES", default_value_t = tripline::source::follow::WARM_BYTES, help_heading = "State")]
-    pub warm_up: u64,
 
     /// Print a stats line (lag, drops, counts) on stderr every SECS seconds; 0 = never.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
