@@ -50,9 +50,19 @@ fn ecs() -> BTreeMap<String, FieldDef> {
     yaml_serde::from_str(&text).unwrap()
 }
 
-/// Flattens a document to (dotted path, leaf, multi-valued) triples. A leaf is
-/// multi-valued when it is an array or sits under an array of objects.
-fn flatten(prefix: &str, v: &Value, multi: bool, out: &mut Vec<(String, Value, bool)>) {
+/// How a leaf came to hold several values.
+#[derive(Debug, Clone, PartialEq)]
+enum Multi {
+    /// A single value.
+    No,
+    /// The leaf itself is an array.
+    Leaf,
+    /// The leaf sits under an array of objects at this path (`dns.answers`).
+    Under(String),
+}
+
+/// Flattens a document to (dotted path, leaf, how multi-valued) triples.
+fn flatten(prefix: &str, v: &Value, multi: Multi, out: &mut Vec<(String, Value, Multi)>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
@@ -61,20 +71,20 @@ fn flatten(prefix: &str, v: &Value, multi: bool, out: &mut Vec<(String, Value, b
                 } else {
                     format!("{prefix}.{k}")
                 };
-                flatten(&p, x, multi, out);
+                flatten(&p, x, multi.clone(), out);
             }
         }
         Value::Array(items) if items.iter().any(Value::is_object) => {
             for x in items {
-                flatten(prefix, x, true, out);
+                flatten(prefix, x, Multi::Under(prefix.to_string()), out);
             }
         }
         Value::Array(items) => {
             for x in items {
-                out.push((prefix.to_string(), x.clone(), true));
+                out.push((prefix.to_string(), x.clone(), Multi::Leaf));
             }
             if items.is_empty() {
-                out.push((prefix.to_string(), Value::Null, true));
+                out.push((prefix.to_string(), Value::Null, Multi::Leaf));
             }
         }
         other => out.push((prefix.to_string(), other.clone(), multi)),
@@ -101,7 +111,7 @@ fn type_ok(ecs_type: &str, v: &Value) -> bool {
 
 fn check(doc: &Value, origin: &str, ecs: &BTreeMap<String, FieldDef>, problems: &mut Vec<String>) {
     let mut leaves = Vec::new();
-    flatten("", doc, false, &mut leaves);
+    flatten("", doc, Multi::No, &mut leaves);
     for (path, v, multi) in leaves {
         if CUSTOM_NAMESPACES.iter().any(|ns| path.starts_with(ns)) {
             continue;
@@ -120,7 +130,15 @@ fn check(doc: &Value, origin: &str, ecs: &BTreeMap<String, FieldDef>, problems: 
                 def.type_
             ));
         }
-        if multi && !def.normalize.iter().any(|n| n == "array") {
+        let is_array = |d: &FieldDef| d.normalize.iter().any(|n| n == "array");
+        let multi_ok = match &multi {
+            Multi::No => true,
+            Multi::Leaf => is_array(def),
+            // An array of objects is fine where ECS makes that object an array
+            // (`dns.answers`), or the leaf itself.
+            Multi::Under(parent) => is_array(def) || ecs.get(parent).is_some_and(is_array),
+        };
+        if !multi_ok {
             problems.push(format!(
                 "{origin}: `{path}` holds several values but ECS does not make it an array"
             ));
@@ -231,6 +249,8 @@ fn checker_catches_each_kind_of_violation() {
         "event": {"category": ["bogus"], "kind": "event"},
         "auditd": {"anything": {"goes": [1, {"x": 2}]}},
         "destination": {"ip": "not-an-ip"},
+        "dns": {"answers": [{"data": "1.2.3.4", "type": "A"}, {"data": "5.6.7.8", "type": "A"}]},
+        "threat": [{"framework": "MITRE ATT&CK"}, {"framework": "MITRE ATT&CK"}],
     });
     let mut problems = Vec::new();
     check(&bad, "bad", &ecs, &mut problems);
@@ -256,5 +276,12 @@ fn checker_catches_each_kind_of_violation() {
         text.contains("`destination.ip` = \"not-an-ip\" does not fit"),
         "{text}"
     );
-    assert_eq!(problems.len(), 5, "{text}");
+    // `threat` is not an array in ECS, so several `threat.framework` values are wrong;
+    // `dns.answers` is, so its leaves may repeat.
+    assert!(
+        text.contains("`threat.framework` holds several values"),
+        "{text}"
+    );
+    assert!(!text.contains("dns.answers"), "{text}");
+    assert_eq!(problems.len(), 6, "{text}");
 }
