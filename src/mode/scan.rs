@@ -31,6 +31,7 @@ fn forced_format(args: &InputArgs) -> Option<Format> {
 /// when stderr is a terminal (and not `--quiet`).
 struct Progress {
     on: bool,
+    drawn: bool,
     last: std::time::Instant,
     events: u64,
     label: String,
@@ -41,6 +42,7 @@ impl Progress {
         use std::io::IsTerminal;
         Progress {
             on: !quiet && std::io::stderr().is_terminal(),
+            drawn: false,
             last: std::time::Instant::now(),
             events: 0,
             label: String::new(),
@@ -67,11 +69,14 @@ impl Progress {
 
     fn draw(&mut self) {
         self.last = std::time::Instant::now();
+        self.drawn = true;
         eprint!("\r\x1b[2K{}  {} events", self.label, self.events);
     }
 
+    /// Erases the line (before an alert is written to the same terminal, and at the end).
     fn clear(&mut self) {
-        if self.on {
+        if self.drawn {
+            self.drawn = false;
             eprint!("\r\x1b[2K");
         }
     }
@@ -81,10 +86,10 @@ impl Progress {
 /// --since/--until/--host filter; returns the stats and whether an input failed.
 fn read_all(
     args: &InputArgs,
+    progress: &std::cell::RefCell<Progress>,
     on_event: &mut dyn FnMut(tripline::Event) -> Result<()>,
 ) -> Result<(ReadStats, bool)> {
     let filter = args.filter()?;
-    let mut progress = Progress::new(args.quiet);
     let mut filtered = 0u64;
     let (inputs, errors) = collect_inputs(&args.paths);
     let mut failed = !errors.is_empty();
@@ -104,7 +109,9 @@ fn read_all(
             }
             tripline::source::Input::Stdin => None,
         };
-        progress.start(i, inputs.len(), &input.display_name(), size);
+        progress
+            .borrow_mut()
+            .start(i, inputs.len(), &input.display_name(), size);
         let res = read_input(
             input,
             format,
@@ -112,7 +119,7 @@ fn read_all(
             &mut stats,
             &mut reporter,
             &mut |ev| {
-                progress.tick();
+                progress.borrow_mut().tick();
                 if !filter.keep(&ev) {
                     filtered += 1;
                     return;
@@ -139,7 +146,7 @@ fn read_all(
             eprintln!("tripline: {}: {}", escape(&input.display_name()), e);
         }
     }
-    progress.clear();
+    progress.borrow_mut().clear();
     if !filter.is_empty() && !args.quiet {
         eprintln!("tripline: {filtered} events outside --since/--until/--host were skipped");
     }
@@ -339,7 +346,10 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
     let mut alerts = 0u64;
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_severity: BTreeMap<rule::Severity, u64> = BTreeMap::new();
+    let progress = std::cell::RefCell::new(Progress::new(args.input.quiet));
     let mut push = |a: tripline::alert::Alert, sink: &mut MultiSink| -> Result<()> {
+        // The human view and the progress line may share a terminal.
+        progress.borrow_mut().clear();
         if allowlist.as_mut().is_some_and(|l| l.allows(&a))
             || throttle.as_mut().is_some_and(|t| t.suppress(&a))
         {
@@ -353,7 +363,7 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
         sink.alert(&a)?;
         Ok(())
     };
-    let (stats, failed) = read_all(&args.input, &mut |ev| {
+    let (stats, failed) = read_all(&args.input, &progress, &mut |ev| {
         let mut pending = Vec::new();
         engine.process(&ev, &mut |a| pending.push(a));
         for a in pending {
@@ -423,7 +433,8 @@ pub fn convert(args: ConvertArgs) -> Result<Exit> {
             args.output.as_deref().unwrap_or("-".as_ref())
         )
     })?;
-    let (stats, failed) = read_all(&args.input, &mut |ev| {
+    let progress = std::cell::RefCell::new(Progress::new(args.input.quiet));
+    let (stats, failed) = read_all(&args.input, &progress, &mut |ev| {
         serde_json::to_writer(&mut out, &ev.to_json())?;
         out.write_all(b"\n")?;
         Ok(())
