@@ -587,3 +587,40 @@ fn completions_and_man_page_come_from_the_cli_definitions() {
     }
     assert!(roff.contains("allowlist"), "options are documented");
 }
+
+#[test]
+fn config_file_supplies_defaults_and_flags_win() {
+    let dir = Scratch::new("config");
+    let f = testdata(REAL);
+    let out_file = dir.0.join("from-config.ndjson");
+    let cfg = dir.0.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[output]\noutputs = [{:?}]\n[tuning]\nthrottle = \"1h\"\n",
+            out_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = tripline(&["scan", "--config", cfg.to_str().unwrap(), &f]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "alerts went to the configured file");
+    let from_cfg = ndjson(&std::fs::read(&out_file).unwrap());
+    let all = ndjson(&tripline(&["scan", &f]).stdout);
+    assert!(
+        !from_cfg.is_empty() && from_cfg.len() < all.len(),
+        "the configured throttle applies"
+    );
+    // Flags win: -o - sends alerts to stdout instead.
+    let out = tripline(&["scan", "--config", cfg.to_str().unwrap(), "-o", "-", &f]);
+    assert_eq!(ndjson(&out.stdout).len(), from_cfg.len());
+    // Strict: an unknown key is an error naming the file.
+    std::fs::write(&cfg, "[output]\noutputz = []\n").unwrap();
+    let out = tripline(&["scan", "--config", cfg.to_str().unwrap(), &f]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.toml") && err.contains("outputz"),
+        "{err}"
+    );
+}

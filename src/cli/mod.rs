@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod config;
 pub mod doc;
 
 const AFTER_HELP: &str = "\
@@ -143,18 +144,13 @@ pub struct ScanArgs {
     #[arg(short, long = "output", value_name = "SPEC", help_heading = "Output")]
     pub outputs: Vec<String>,
 
-    /// Syslog facility for syslog outputs (auth, authpriv, daemon, local0..local7, ...).
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "auth",
-        help_heading = "Output"
-    )]
-    pub syslog_facility: String,
+    /// Syslog facility for syslog outputs (auth, authpriv, daemon, local0..local7, ...) [default: auth].
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub syslog_facility: Option<String>,
 
-    /// Colours in the human view: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
-    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], help_heading = "Output")]
-    pub color: String,
+    /// Colours in the human view: auto (when stdout is a terminal and NO_COLOR is unset), always, never [default: auto].
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "always", "never"], help_heading = "Output")]
+    pub color: Option<String>,
 
     /// Allowlist file (TOML): known-good activity by rule id and field globs, with a reason and an expiry.
     #[arg(long, value_name = "FILE", help_heading = "Tuning")]
@@ -164,9 +160,45 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION", help_heading = "Tuning")]
     pub throttle: Option<String>,
 
-    /// Fields that tell alerts apart for --throttle (repeatable).
-    #[arg(long, value_name = "FIELD", default_values_t = ["host.name".to_string(), "process.executable".to_string()], help_heading = "Tuning")]
+    /// Fields that tell alerts apart for --throttle (repeatable) [default: host.name, process.executable].
+    #[arg(long, value_name = "FIELD", help_heading = "Tuning")]
     pub throttle_key: Vec<String>,
+
+    /// Configuration file (default: $TRIPLINE_CONFIG, the user's config directory, /etc/tripline/config.toml); flags win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ScanArgs {
+    /// Fills what the command line left unset from the configuration file, then the defaults.
+    pub fn merge_config(&mut self, cfg: config::ConfigFile) {
+        if self.rules.is_empty() && !cfg.rules.paths.is_empty() {
+            self.rules = cfg.rules.paths;
+            self.default_rules |= cfg.rules.default_rules;
+        }
+        if self.outputs.is_empty() {
+            self.outputs = cfg.output.outputs;
+        }
+        self.syslog_facility = self
+            .syslog_facility
+            .take()
+            .or(cfg.output.syslog_facility)
+            .or(Some("auth".into()));
+        self.color = self
+            .color
+            .take()
+            .or(cfg.output.color)
+            .or(Some("auto".into()));
+        self.allowlist = self.allowlist.take().or(cfg.tuning.allowlist);
+        self.throttle = self.throttle.take().or(cfg.tuning.throttle);
+        if self.throttle_key.is_empty() {
+            self.throttle_key = if cfg.tuning.throttle_key.is_empty() {
+                vec!["host.name".into(), "process.executable".into()]
+            } else {
+                cfg.tuning.throttle_key
+            };
+        }
+    }
 }
 
 /// `tripline tail`
@@ -225,7 +257,7 @@ pub struct TailArgs {
     #[arg(long, value_name = "DIR", help_heading = "State")]
     pub state_dir: Option<PathBuf>,
 
-    /// Checkpoint at most this often (milliseconds) while input flows; always right after alerts.
+    /// Checkpoint (and fsync the output) at most this often, in milliseconds, while input flows.
     #[arg(
         long,
         value_name = "MS",
@@ -247,6 +279,11 @@ pub struct TailArgs {
     /// (milliseconds; audit.log has no EOE records, and auditd writes an event's records together).
     #[arg(long, value_name = "MS", default_value_t = 20, help_heading = "Input")]
     pub event_timeout: u64,
+
+    /// On restart, re-read this many bytes before the checkpoint to rebuild
+    /// process lineage (their alerts were already emitted and are not repeated).
+    #[arg(long, value_name = "BYTES", default_value_t = tripline::source::follow::WARM_BYTES, help_heading = "State")]
+    pub warm_up: u64,
 
     /// Print a stats line (lag, drops, counts) on stderr every SECS seconds; 0 = never.
     #[arg(long, value_name = "SECS", default_value_t = 0)]

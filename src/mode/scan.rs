@@ -267,7 +267,14 @@ fn state_line(engine: &Engine) -> Option<String> {
 }
 
 /// `tripline scan`.
-pub fn scan(args: ScanArgs) -> Result<Exit> {
+pub fn scan(mut args: ScanArgs) -> Result<Exit> {
+    let (cfg, cfg_path) = crate::cli::config::load(args.config.as_deref())?;
+    if let Some(p) = &cfg_path
+        && !args.input.quiet
+    {
+        eprintln!("tripline: using config file {}", p.display());
+    }
+    args.merge_config(cfg);
     let with_embedded = args.rules.is_empty() || args.default_rules;
     let report = rule::load_with(&args.rules, with_embedded, &args.mapping.load_options()?);
     let mut file_errors = 0;
@@ -341,7 +348,11 @@ pub fn scan(args: ScanArgs) -> Result<Exit> {
         )),
         None => None,
     };
-    let mut sink = open_sinks(&args.outputs, &args.syslog_facility, &args.color)?;
+    let mut sink = open_sinks(
+        &args.outputs,
+        args.syslog_facility.as_deref().unwrap_or("auth"),
+        args.color.as_deref().unwrap_or("auto"),
+    )?;
     sink.begin()?;
     let mut alerts = 0u64;
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
