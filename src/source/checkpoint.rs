@@ -23,9 +23,9 @@
 //!    (a crash between the two) are found again by reading the output file
 //!    after [`OutputMark::len`]; their keys ([`alert_key`]) suppress the same
 //!    alerts when they are produced again. A torn last line is cut off and
-//!    its alert emitted again. With stdout there is nothing to read back: the
-//!    window is the few microseconds between a flush and the checkpoint that
-//!    follows it (tail checkpoints right after any batch with alerts).
+//!    its alert emitted again. With stdout there is nothing to read back:
+//!    alerts written since the last checkpoint (at most `--checkpoint-interval`
+//!    ago) can be written again after a `kill -9`; SIGTERM checkpoints first.
 //!
 //! The file is written to a temporary name created with `O_EXCL|O_NOFOLLOW`
 //! and mode 0600, fsynced, renamed over the checkpoint and the directory
@@ -140,13 +140,14 @@ impl FileIdentity {
     }
 }
 
-/// FNV-1a 64 of the first `max` bytes of `file`; returns (hex, bytes hashed).
+/// FNV-1a 64 of the first `max` (at most [`FINGERPRINT_BYTES`]) bytes of `file`; returns (hex, bytes hashed).
 ///
 /// # Errors
 /// The file cannot be read.
 pub fn fingerprint(file: &File, max: usize) -> io::Result<(String, u64)> {
-    let mut buf = vec![0u8; max];
-    let n = platform::read_at(file, &mut buf, 0)?;
+    let mut buf = [0u8; FINGERPRINT_BYTES];
+    let max = max.min(FINGERPRINT_BYTES);
+    let n = platform::read_at(file, &mut buf[..max], 0)?;
     Ok((format!("{:016x}", fnv1a(&buf[..n])), n as u64))
 }
 

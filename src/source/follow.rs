@@ -105,6 +105,8 @@ pub struct TailFile<S> {
     floor_hwm: u64,
     rotated: bool,
     last_growth: Instant,
+    /// Read buffer, kept between polls.
+    chunk: Vec<u8>,
     /// The caller's state for this file.
     pub state: S,
 }
@@ -124,6 +126,7 @@ impl<S> TailFile<S> {
             floor_hwm: 0,
             rotated: false,
             last_growth: Instant::now(),
+            chunk: Vec::new(),
             state,
         })
     }
@@ -152,9 +155,31 @@ impl<S> TailFile<S> {
         budget: usize,
     ) -> io::Result<u64> {
         let mut total = 0usize;
-        let mut chunk = vec![0u8; CHUNK];
-        while total < budget {
-            let n = match self.file.read(&mut chunk) {
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.resize(CHUNK, 0);
+        let res = self.read_chunks(h, max_line, budget, &mut chunk, &mut total);
+        self.chunk = chunk;
+        res?;
+        if total > 0 {
+            self.last_growth = Instant::now();
+            if self.id.fp_len < FINGERPRINT_BYTES as u64 && self.id.fp_len < self.read_pos {
+                // The fingerprint grows with a young file until it covers FINGERPRINT_BYTES.
+                self.id = FileIdentity::of(&self.file)?;
+            }
+        }
+        Ok(total as u64)
+    }
+
+    fn read_chunks<H: Handler<State = S>>(
+        &mut self,
+        h: &mut H,
+        max_line: usize,
+        budget: usize,
+        chunk: &mut [u8],
+        total: &mut usize,
+    ) -> io::Result<()> {
+        while *total < budget {
+            let n = match self.file.read(chunk) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -162,7 +187,7 @@ impl<S> TailFile<S> {
             if n == 0 {
                 break;
             }
-            total += n;
+            *total += n;
             let base = self.read_pos;
             self.read_pos += n as u64;
             let data = &chunk[..n];
@@ -215,14 +240,7 @@ impl<S> TailFile<S> {
                 self.buf.extend_from_slice(rest);
             }
         }
-        if total > 0 {
-            self.last_growth = Instant::now();
-            if self.id.fp_len < FINGERPRINT_BYTES as u64 && self.id.fp_len < self.read_pos {
-                // The fingerprint grows with a young file until it covers FINGERPRINT_BYTES.
-                self.id = FileIdentity::of(&self.file)?;
-            }
-        }
-        Ok(total as u64)
+        Ok(())
     }
 
     /// A file resumed from a checkpoint entry: warm-up from [`WARM_BYTES`] before it.
@@ -469,6 +487,7 @@ impl<S> Follower<S> {
                     floor_hwm: cur.floor_hwm,
                     rotated: true,
                     last_growth: Instant::now(),
+                    chunk: Vec::new(),
                     state: h.open(&self.path, None),
                 };
                 old.file.seek(SeekFrom::Start(old.read_pos))?;

@@ -212,6 +212,11 @@ impl AuditdParser {
         });
     }
 
+    /// True while any event is being assembled (cheaper than [`pending_offsets`](Self::pending_offsets)).
+    pub fn has_pending(&self) -> bool {
+        self.coalescer.pending() > 0
+    }
+
     /// Origin offsets of the events fed but not yet emitted, ascending (see
     /// [`coalesce::Coalescer::pending_offsets`]).
     pub fn pending_offsets(&self) -> Vec<u64> {
