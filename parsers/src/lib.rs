@@ -31,6 +31,7 @@
 pub mod auditd;
 pub mod ecs;
 pub mod json;
+pub mod macos;
 pub mod sysmon;
 
 pub use ecs::{Event, FieldValue};
@@ -144,11 +145,21 @@ pub enum Format {
     /// OTRF, PowerShell) and ECS documents, as JSON lines, a JSON array or
     /// concatenated objects (read by [`json::read_json`]).
     Json,
+    /// macOS `log show|stream --style json|ndjson` output, banner and array
+    /// framing included, read line by line ([`macos::UnifiedLogParser`]).
+    /// Plain JSON lines of the unified log (and `eslogger`) are also read as
+    /// [`Format::Json`].
+    UnifiedLog,
 }
 
 impl Format {
     /// Every format, in detection order.
-    pub const ALL: &'static [Format] = &[Format::Evtx, Format::Json, Format::Auditd];
+    pub const ALL: &'static [Format] = &[
+        Format::Evtx,
+        Format::UnifiedLog,
+        Format::Json,
+        Format::Auditd,
+    ];
 
     /// The name used on the command line (`--format auditd`).
     pub fn name(self) -> &'static str {
@@ -156,6 +167,7 @@ impl Format {
             Format::Auditd => "auditd",
             Format::Evtx => "evtx",
             Format::Json => "json",
+            Format::UnifiedLog => "unifiedlog",
         }
     }
 
@@ -172,6 +184,10 @@ impl Format {
         if sysmon::evtx::looks_like_evtx(head) {
             return Some(Format::Evtx);
         }
+        // Before JSON: `log` output opens with a banner or a bare `[{` line.
+        if macos::looks_like_unified_log(head) {
+            return Some(Format::UnifiedLog);
+        }
         // Before auditd: a JSON document may quote an audit record.
         if json::looks_like_json(head) {
             return Some(Format::Json);
@@ -187,7 +203,7 @@ impl Format {
     /// [`Format::Json`] (arrays and pretty-printed objects span lines), which
     /// callers read with [`sysmon::evtx::EvtxReader`] and [`json::read_json`].
     pub fn is_line_based(self) -> bool {
-        matches!(self, Format::Auditd)
+        matches!(self, Format::Auditd | Format::UnifiedLog)
     }
 
     /// A fresh line parser for this format. For [`Format::Json`] it parses
@@ -197,6 +213,7 @@ impl Format {
         match self {
             Format::Auditd => Box::new(auditd::AuditdParser::new()),
             Format::Json => Box::new(json::JsonLinesParser),
+            Format::UnifiedLog => Box::new(macos::UnifiedLogParser::new()),
             Format::Evtx => Box::new(json::NotLineBased),
         }
     }

@@ -14,7 +14,8 @@
 //! | Winlogbeat / Elastic Agent | a `winlog` object | [`sysmon::shapes::from_winlogbeat`](crate::sysmon::shapes::from_winlogbeat), plus the document's own fields |
 //! | PowerShell `Get-WinEvent \| ConvertTo-Json` | `Id`, `ProviderName`, `Properties`/`LogName` | [`sysmon::shapes::from_powershell`](crate::sysmon::shapes::from_powershell) |
 //! | NXLog / OTRF flat | `EventID` with `SourceName`/`Channel`/`Hostname` | [`sysmon::shapes::from_flat`](crate::sysmon::shapes::from_flat) |
-//! | ECS document | `@timestamp`, `event`, `ecs`, `process` or `host` | [`Event::from_json`] |
+//! | unified log entry, `eslogger` message | Apple's key names (see [`crate::macos::shape`]) | [`crate::macos::convert`] |
+//! | ECS document | `@timestamp`, `event`, `ecs`, `process` or `host` | [`crate::macos::ecs_input::from_ecs`] |
 //!
 //! Any other document is one [`ParseError`].
 
@@ -84,6 +85,10 @@ fn convert_depth(doc: &Value, out: &mut dyn FnMut(Event), depth: u32) -> Result<
             return Ok(());
         }
     }
+    // macOS: unified log entries, eslogger messages (see `crate::macos`).
+    if let Some(r) = crate::macos::convert(doc, out) {
+        return r;
+    }
     if shapes::is_evtx_json(doc) {
         let w = shapes::from_evtx_json(doc).ok_or("bad evtx_dump event")?;
         out(ecs::build(&w));
@@ -102,7 +107,8 @@ fn convert_depth(doc: &Value, out: &mut dyn FnMut(Event), depth: u32) -> Result<
         .iter()
         .any(|k| doc.get(k).is_some())
     {
-        out(Event::from_json(doc));
+        // ECS documents pass through with type checks (`crate::macos::ecs_input`).
+        out(crate::macos::ecs_input::from_ecs(doc)?);
     } else {
         return Err(format!(
             "unrecognized JSON document (keys: {})",
@@ -318,6 +324,16 @@ fn read_documents<R: BufRead>(
                 }
             }
             let consumed = stream.byte_offset();
+            // Hits pasted out of an array (`{..},\n{..}`, seen in the macOS
+            // Elastic Endpoint exports): a comma between documents is a separator.
+            let rest = &pending[consumed..];
+            if failed.is_some()
+                && let Some(i) = rest.iter().position(|b| !b.is_ascii_whitespace())
+                && rest[i] == b','
+            {
+                pending.drain(..consumed + i + 1);
+                continue;
+            }
             let Some(e) = failed else {
                 pending.drain(..consumed);
                 if pending.iter().all(u8::is_ascii_whitespace) {
