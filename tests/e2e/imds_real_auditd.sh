@@ -208,6 +208,19 @@ run_ns() {
         die "$behaviour: command failed with exit code $rc: $*"
     fi
 }
+# sync_log: auditd writes asynchronously, and records still in the kernel backlog are lost when
+# recording stops. Run a sentinel exec (recorded by the execve rule) and wait (up to 10 s) until
+# its record is in the log: auditd writes in order, so everything before it is there too.
+sync_log() {
+    local pid
+    /bin/true & pid=$!
+    wait "$pid" || true
+    for _ in $(seq 100); do
+        grep -q " pid=$pid .*SYSCALL=execve" "$WORK/audit.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "warning: the sentinel exec (pid $pid) did not reach the log within 10 s"
+}
 expect_body() { # BEHAVIOUR SUBSTRING
     grep -q -- "$2" "$WORK/out/$1" || { cat "$WORK/out/$1" >&2; die "$1: response lacks '$2'"; }
 }
@@ -221,6 +234,7 @@ expect_body benign-imdsv2-token-put-carveout AQAEA
 run_ns benign benign-curl-loopback-server 1 "" \
     curl -s http://127.0.0.1:8080/healthz
 expect_body benign-curl-loopback-server ok
+sync_log
 auditctl -D -k "$KEY_BENIGN" >/dev/null
 
 # ---- phase 2: attack (Atomic Red Team T1552.005-style)
@@ -252,6 +266,7 @@ expect_body python3-urllib-aws-credentials tripline-e2e-role
 run_ns attack aws-ipv6-credentials 1 "$R_TOOL,$R_CRED,$R_NET,$R_SEQ" \
     curl -s -g "http://[$META6]/latest/meta-data/iam/security-credentials/"
 expect_body aws-ipv6-credentials tripline-e2e-role
+sync_log
 
 # stop recording, stop auditd (flushes and closes the log)
 auditctl -D >/dev/null
