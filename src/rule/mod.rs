@@ -365,6 +365,66 @@ pub fn load_sigma_str(text: &str, path: &str, ruleset: &str) -> LoadReport {
     l.finish()
 }
 
+/// Longest run of `not` (with only blanks and `(` between) that a Sigma file
+/// may hold; deeper than any real condition, far below what overflows a stack.
+const MAX_NOT_CHAIN: usize = 32;
+
+/// The 1-based line where a run of more than [`MAX_NOT_CHAIN`] `not` tokens
+/// starts, if any (see: issue 11).
+fn not_chain_line(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'*';
+    let (mut run, mut start, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() || c == b'(' {
+            i += 1;
+            continue;
+        }
+        let at_word = i == 0 || !ident(b[i - 1]);
+        if at_word && b[i..].starts_with(b"not") && !b.get(i + 3).is_some_and(|&n| ident(n)) {
+            if run == 0 {
+                start = i;
+            }
+            run += 1;
+            if run > MAX_NOT_CHAIN {
+                return Some(1 + b[..start].iter().filter(|&&c| c == b'\n').count());
+            }
+            i += 3;
+        } else {
+            run = 0;
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Deepest `[`/`{` nesting a Sigma file may hold (the YAML parser stops at
+/// 128 anyway, but only after a scan quadratic in the depth).
+const MAX_FLOW_DEPTH: usize = 256;
+
+/// The 1-based line where `[`/`{` nesting first exceeds [`MAX_FLOW_DEPTH`]
+/// (counted naively, quotes included; reset at each `---`), if it does (see: issue 11).
+fn deep_flow_line(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") {
+            depth = 0;
+        }
+        for c in line.bytes() {
+            match c {
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_FLOW_DEPTH {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
 /// Depth limit for directory walks (symlink loops).
 const MAX_DEPTH: usize = 32;
 
@@ -578,6 +638,28 @@ impl Loader {
     }
 
     fn sigma(&mut self, text: &str, path: &str, ruleset: &str) {
+        // See: issue 11. rsigma's Pratt parser recurses once per prefix `not`
+        // without counting depth: a few thousand overflow the stack.
+        // The YAML scanner is quadratic in flow nesting (`[[[[...`), long before
+        // its recursion limit errors: refuse deep flow nesting up front.
+        if let Some(line) = not_chain_line(text) {
+            self.total += 1;
+            self.diag_file(
+                path,
+                Some(line),
+                &format!("condition chains more than {MAX_NOT_CHAIN} `not`s; refusing the file"),
+            );
+            return;
+        }
+        if let Some(line) = deep_flow_line(text) {
+            self.total += 1;
+            self.diag_file(
+                path,
+                Some(line),
+                &format!("YAML nested deeper than {MAX_FLOW_DEPTH} `[`/`{{`; refusing the file"),
+            );
+            return;
+        }
         let coll = match rsigma_parser::parse_sigma_yaml(text) {
             Ok(c) => c,
             Err(e) => {

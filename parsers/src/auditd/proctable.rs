@@ -74,6 +74,8 @@ struct Entry {
 pub struct ProcTable {
     map: HashMap<(Box<[u8]>, i64), Entry>,
     tick: u64,
+    /// Entries dropped by the [`MAX_PROCESSES`] cap so far.
+    evicted: u64,
 }
 
 /// 16 hex characters of FNV-1a-64 over host, pid and time.
@@ -103,6 +105,12 @@ impl ProcTable {
         self.map.len()
     }
 
+    /// Entries evicted by the [`MAX_PROCESSES`] cap so far (issue 11:
+    /// bounded tables count what they drop).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
     /// True if no process is tracked.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
@@ -122,7 +130,9 @@ impl ProcTable {
             let cut = ticks.len() / 8;
             let (_, nth, _) = ticks.select_nth_unstable(cut);
             let limit = *nth;
+            let before = self.map.len();
             self.map.retain(|_, e| e.used > limit);
+            self.evicted += (before - self.map.len()) as u64;
         }
     }
 

@@ -19,6 +19,7 @@
 //!
 //! Any other document is one [`ParseError`].
 
+use std::cell::Cell;
 use std::io::{self, BufRead};
 
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
@@ -213,23 +214,33 @@ pub fn read_json<R: BufRead>(
     }
     let head = r.fill_buf()?;
     if head.first() == Some(&b'[') {
-        read_array(r, skipped, &mut stats, out, err)?;
+        read_array(r, skipped, max_doc, &mut stats, out, err)?;
     } else {
         read_documents(r, skipped, max_doc, &mut stats, out, err)?;
     }
     Ok(stats)
 }
 
-/// A reader that counts consumed bytes (for error offsets).
-struct Counting<R> {
+/// A reader that counts consumed bytes (for error offsets) and fails with
+/// [`io::ErrorKind::FileTooLarge`] once more than `max` bytes were read since
+/// `mark` (the start of the current array element; see: issue 11).
+struct Counting<'c, R> {
     inner: R,
-    pos: u64,
+    pos: &'c Cell<u64>,
+    mark: &'c Cell<u64>,
+    max: u64,
 }
 
-impl<R: BufRead> io::Read for Counting<R> {
+impl<R: BufRead> io::Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos.get() - self.mark.get() > self.max {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("JSON document exceeds the {}-byte limit", self.max),
+            ));
+        }
         let n = self.inner.read(buf)?;
-        self.pos += n as u64;
+        self.pos.set(self.pos.get() + n as u64);
         Ok(n)
     }
 }
@@ -394,6 +405,9 @@ fn read_documents<R: BufRead>(
 }
 
 struct ArrayVisitor<'a> {
+    /// Bytes read so far, and where the current element started.
+    pos: &'a Cell<u64>,
+    mark: &'a Cell<u64>,
     stats: &'a mut JsonStats,
     out: &'a mut dyn FnMut(Event),
     err: &'a mut dyn FnMut(ParseError),
@@ -409,6 +423,7 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0u64;
         while let Some(doc) = seq.next_element::<Value>()? {
+            self.mark.set(self.pos.get());
             i += 1;
             self.stats.documents += 1;
             if let Err(m) = convert(&doc, self.out) {
@@ -423,14 +438,23 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_> {
 fn read_array<R: BufRead>(
     r: R,
     base: u64,
+    max_doc: usize,
     stats: &mut JsonStats,
     out: &mut dyn FnMut(Event),
     err: &mut dyn FnMut(ParseError),
 ) -> io::Result<()> {
-    let mut counting = Counting { inner: r, pos: 0 };
+    let (pos, mark) = (Cell::new(0), Cell::new(0));
+    let mut counting = Counting {
+        inner: r,
+        pos: &pos,
+        mark: &mark,
+        max: max_doc as u64,
+    };
     let res = {
         let mut de = serde_json::Deserializer::from_reader(&mut counting);
         let visitor = ArrayVisitor {
+            pos: &pos,
+            mark: &mark,
             stats: &mut *stats,
             out: &mut *out,
             err: &mut *err,
@@ -439,13 +463,24 @@ fn read_array<R: BufRead>(
     };
     match res {
         Ok(()) => {}
+        // An oversized element (see: issue 11): reported, and the rest of the
+        // input is read as concatenated documents, which resync at the next `{` line.
+        Err(e) if e.io_error_kind() == Some(io::ErrorKind::FileTooLarge) => {
+            stats.documents += 1;
+            stats.errors += 1;
+            err(ParseError::at_byte(
+                base + mark.get(),
+                format!("array element: JSON document exceeds the {max_doc}-byte limit, skipped"),
+            ));
+            return read_documents(counting.inner, base + pos.get(), max_doc, stats, out, err);
+        }
         Err(e) if e.is_io() => return Err(io::Error::other(e.to_string())),
         Err(e) => {
             stats.errors += 1;
             err(json_error(base, &e));
         }
     }
-    stats.bytes = base + counting.pos;
+    stats.bytes = base + pos.get();
     Ok(())
 }
 
