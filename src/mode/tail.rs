@@ -16,7 +16,7 @@
 //! output file's length, and the engine's state, in one atomic file.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -408,7 +408,7 @@ fn load_rules(args: &TailArgs) -> std::result::Result<RuleSet, String> {
 fn open_output(path: Option<&Path>) -> io::Result<Output> {
     Ok(match path {
         Some(p) if p.as_os_str() != "-" => {
-            let f = OpenOptions::new().create(true).append(true).open(p)?;
+            let f = super::output_options().create(true).append(true).open(p)?;
             Output::File {
                 w: BufWriter::with_capacity(64 << 10, f),
                 path: std::path::absolute(p)?,
