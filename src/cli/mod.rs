@@ -276,8 +276,9 @@ pub struct TailArgs {
     pub idle_flush: u64,
 
     /// An auditd event that has received no record for this long is complete
-    /// (milliseconds; audit.log has no EOE records, and auditd writes an event's records together).
-    #[arg(long, value_name = "MS", default_value_t = 20, help_heading = "Input")]
+    /// (milliseconds). Syscall events complete at once on their PROCTITLE;
+    /// this bounds the wait for events without one (audit.log has no EOE).
+    #[arg(long, value_name = "MS", default_value_t = 200, help_heading = "Input")]
     pub event_timeout: u64,
 
     /// On restart, re-read this many bytes before the checkpoint to rebuild

@@ -2,7 +2,9 @@
 //!
 //! An event is complete, and handed on, when the first of these happens:
 //!
-//! 1. its `EOE` record arrives (kernel events with a syscall context);
+//! 1. its `EOE` record arrives (kernel events with a syscall context), or
+//!    its `PROCTITLE` after a `SYSCALL` (the kernel writes `PROCTITLE` last,
+//!    just before `EOE`, and audit.log omits `EOE`);
 //! 2. it is *eager* — its first record is not a syscall auxiliary
 //!    (user-space and daemon messages, types 1100–1299 and 2100–2999, and
 //!    kernel records that may stand alone such as `AVC`, `ANOM_*`,
@@ -253,8 +255,15 @@ impl Coalescer {
             }
             ev.bytes += rec.byte_len();
             ev.touched = self.clock;
+            // Rule 1b: the kernel logs PROCTITLE last in a syscall event
+            // (audit_log_exit: SYSCALL, aux records, PATHs, PROCTITLE, EOE),
+            // and audit.log carries no EOE: PROCTITLE after a SYSCALL completes it.
+            let last = rec.is("PROCTITLE") && ev.records.iter().any(|r| r.is("SYSCALL"));
             ev.records.push(rec);
             self.stats.records += 1;
+            if last {
+                self.complete(id, out);
+            }
             return Ok(());
         }
 
@@ -617,6 +626,29 @@ mod tests {
         c.set_clock(180);
         c.expire_quiet(50, &mut |e| got.push(e.key.serial));
         assert_eq!(got, vec![1, 2]);
+    }
+
+    #[test]
+    fn proctitle_completes_a_syscall_event() {
+        let mut c = Coalescer::new();
+        let mut got = Vec::new();
+        for l in [
+            rec("SYSCALL", 1, 1),
+            rec("SOCKADDR", 1, 1),
+            rec("PROCTITLE", 1, 1),
+        ] {
+            c.push(parse_line(l.as_bytes()).unwrap(), &mut |e| {
+                got.push((e.key.serial, e.records.len()))
+            })
+            .unwrap();
+        }
+        assert_eq!(got, vec![(1, 3)]);
+        // A lone PROCTITLE (no SYSCALL yet) does not.
+        c.push(
+            parse_line(rec("PROCTITLE", 1, 2).as_bytes()).unwrap(),
+            &mut |_| panic!("completed without a SYSCALL"),
+        )
+        .unwrap();
     }
 
     #[test]
