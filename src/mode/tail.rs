@@ -199,6 +199,10 @@ struct Ctx {
     /// Process tables of finished files, by followed path: the next file of
     /// the same path starts with it, so lineage survives rotation.
     tables: HashMap<String, ProcTable>,
+    /// The output mark of the checkpoint we resumed from, while alerts read
+    /// back after it still wait to be suppressed: checkpoints keep it, so a
+    /// second crash reads the same alerts back again.
+    mark_floor: Option<OutputMark>,
 }
 
 impl Ctx {
@@ -455,6 +459,7 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
         clock_ms: 0,
         newest_ns: 0,
         tables: HashMap::new(),
+        mark_floor: None,
     };
     let stdin_mode = args.audisp || args.paths.iter().any(|p| p.as_os_str() == "-");
     if stdin_mode {
@@ -497,6 +502,7 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
         if same {
             ctx.emitted = Emitted::read_back(path, mark.len)
                 .with_context(|| format!("reading back {}", path.display()))?;
+            ctx.mark_floor = Some(mark.clone());
         }
     }
     let start = if args.from_start {
@@ -630,7 +636,12 @@ fn save<S>(store: &CheckpointStore, ctx: &mut Ctx, followers: &[Follower<S>]) ->
 where
     Ctx: Handler<State = S>,
 {
-    let output = ctx.out.flush(ctx.unsynced_alerts > 0)?;
+    let mut output = ctx.out.flush(ctx.unsynced_alerts > 0)?;
+    if ctx.emitted.is_empty() {
+        ctx.mark_floor = None;
+    } else if let Some(floor) = &ctx.mark_floor {
+        output = Some(floor.clone());
+    }
     let ck = Checkpoint {
         files: followers.iter().flat_map(|f| f.checkpoints(ctx)).collect(),
         output,
