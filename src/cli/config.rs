@@ -132,17 +132,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tripline-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("config.toml");
+        // An absolute path on every platform (`/abs` is relative on Windows: no drive).
+        let abs = dir.join("abs");
         std::fs::write(
             &f,
-            "[rules]\npaths = [\"rules\", \"/abs\"]\n[tuning]\nallowlist = \"allow.toml\"\n",
+            format!(
+                "[rules]\npaths = [\"rules\", {:?}]\n[tuning]\nallowlist = \"allow.toml\"\n",
+                abs.display().to_string()
+            ),
         )
         .unwrap();
         let (cfg, found) = load(Some(&f)).unwrap();
         assert_eq!(found.as_deref(), Some(f.as_path()));
-        assert_eq!(
-            cfg.rules.paths,
-            vec![dir.join("rules"), PathBuf::from("/abs")]
-        );
+        assert_eq!(cfg.rules.paths, vec![dir.join("rules"), abs]);
         assert_eq!(cfg.tuning.allowlist, Some(dir.join("allow.toml")));
         let _ = std::fs::remove_dir_all(&dir);
     }
