@@ -38,8 +38,10 @@
 //! a list field (`process.args`); an integer formatted in decimal (a rule may
 //! say `DestinationPort: '443'` as a string); every leaf of a JSON value (so
 //! `auditd.records[].fields.a0` is covered by scanning all of
-//! `auditd.records`). An absent field yields no fragment, and rightly so: a
-//! string predicate on an absent field is false.
+//! `auditd.records`). All texts of one field are lowercased into one reused
+//! buffer, separated by a newline, and scanned in one pass; a fragment across
+//! a separator is only a spurious candidate. An absent field yields no
+//! fragment, and rightly so: a string predicate on an absent field is false.
 //!
 //! # Design rationale
 //!
@@ -243,6 +245,8 @@ impl Builder {
         let mut all = Vec::new();
         for lit in m.literals() {
             for piece in fragments_of(lit, m.cased) {
+                // Keyed by the event field: a `base[].inner` path is covered by
+                // scanning all of `base` (see `push_json`).
                 all.push(Need::Frag(self.frag(&p.field.base, piece)));
             }
         }
@@ -417,7 +421,9 @@ impl Prefilter {
         s.touched.clear();
         for fs in &self.fields {
             if let Some(v) = ev.get_ref(&fs.field) {
-                scan_value(fs, v, &mut s.lower, &mut s.present, &mut s.touched);
+                s.lower.clear();
+                push_value(&mut s.lower, v);
+                scan(fs, &s.lower, &mut s.present, &mut s.touched);
             }
         }
         s.stamp = s.stamp.wrapping_add(1);
@@ -491,81 +497,70 @@ impl Prefilter {
     }
 }
 
-fn scan_text(
-    fs: &FieldScan,
-    text: &[u8],
-    lower: &mut Vec<u8>,
-    present: &mut [u64],
-    touched: &mut Vec<u32>,
-) {
-    lower.clear();
-    lower.extend(text.iter().map(u8::to_ascii_lowercase));
-    for m in fs.ac.find_overlapping_iter(lower.as_slice()) {
+/// Separator between the texts of one field in the scan buffer. A fragment
+/// that spans it is a spurious hit: one more candidate, never a lost one.
+const SEP: u8 = b'\n';
+
+fn push_lower(buf: &mut Vec<u8>, text: &[u8]) {
+    buf.extend(text.iter().map(u8::to_ascii_lowercase));
+    buf.push(SEP);
+}
+
+fn push_int(buf: &mut Vec<u8>, n: i64) {
+    let mut tmp = [0u8; 24];
+    let mut w = &mut tmp[..];
+    let _ = write!(w, "{n}");
+    let len = 24 - w.len();
+    push_lower(buf, &tmp[..len]);
+}
+
+/// Appends every text of a field value to `buf`, lowercased.
+fn push_value(buf: &mut Vec<u8>, v: FieldValue<'_>) {
+    match v {
+        FieldValue::Str(s) => push_lower(buf, s.as_bytes()),
+        FieldValue::Strs(l) => {
+            for s in l {
+                push_lower(buf, s.as_bytes());
+            }
+        }
+        FieldValue::Int(n) => push_int(buf, n),
+        FieldValue::Json(j) => push_json(buf, j),
+    }
+}
+
+/// Every leaf the matcher could compare as text, at any depth (object members
+/// too: more text only adds fragments, never hides one). This covers every
+/// `base[].inner` path below the field with one walk and no key lookups.
+fn push_json(buf: &mut Vec<u8>, j: &Value) {
+    match j {
+        Value::Null => {}
+        Value::Bool(b) => push_lower(buf, if *b { b"true" } else { b"false" }),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => push_int(buf, i),
+            None => push_lower(buf, n.to_string().as_bytes()),
+        },
+        Value::String(s) => push_lower(buf, s.as_bytes()),
+        Value::Array(a) => {
+            for x in a {
+                push_json(buf, x);
+            }
+        }
+        Value::Object(m) => {
+            for x in m.values() {
+                push_json(buf, x);
+            }
+        }
+    }
+}
+
+/// One overlapping Aho-Corasick pass over a field's lowercased texts.
+fn scan(fs: &FieldScan, buf: &[u8], present: &mut [u64], touched: &mut Vec<u32>) {
+    for m in fs.ac.find_overlapping_iter(buf) {
         let f = fs.frags[m.pattern().as_usize()];
         let (w, bit) = ((f / 64) as usize, 1u64 << (f % 64));
         if present[w] & bit == 0 {
             present[w] |= bit;
             touched.push(f);
-        }
-    }
-}
-
-fn scan_value(
-    fs: &FieldScan,
-    v: FieldValue<'_>,
-    lower: &mut Vec<u8>,
-    present: &mut [u64],
-    touched: &mut Vec<u32>,
-) {
-    match v {
-        FieldValue::Str(s) => scan_text(fs, s.as_bytes(), lower, present, touched),
-        FieldValue::Strs(l) => {
-            for s in l {
-                scan_text(fs, s.as_bytes(), lower, present, touched);
-            }
-        }
-        FieldValue::Int(n) => scan_int(fs, n, lower, present, touched),
-        FieldValue::Json(j) => scan_json(fs, j, lower, present, touched),
-    }
-}
-
-fn scan_int(fs: &FieldScan, n: i64, lower: &mut Vec<u8>, present: &mut [u64], t: &mut Vec<u32>) {
-    let mut buf = [0u8; 24];
-    let mut w = &mut buf[..];
-    let _ = write!(w, "{n}");
-    let len = 24 - w.len();
-    scan_text(fs, &buf[..len], lower, present, t);
-}
-
-/// Every leaf the matcher could compare as text (and object members too: more
-/// text only adds fragments, never hides one).
-fn scan_json(
-    fs: &FieldScan,
-    j: &Value,
-    lower: &mut Vec<u8>,
-    present: &mut [u64],
-    t: &mut Vec<u32>,
-) {
-    match j {
-        Value::Null => {}
-        Value::Bool(b) => {
-            let s: &[u8] = if *b { b"true" } else { b"false" };
-            scan_text(fs, s, lower, present, t);
-        }
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => scan_int(fs, i, lower, present, t),
-            None => scan_text(fs, n.to_string().as_bytes(), lower, present, t),
-        },
-        Value::String(s) => scan_text(fs, s.as_bytes(), lower, present, t),
-        Value::Array(a) => {
-            for x in a {
-                scan_json(fs, x, lower, present, t);
-            }
-        }
-        Value::Object(m) => {
-            for x in m.values() {
-                scan_json(fs, x, lower, present, t);
-            }
         }
     }
 }

@@ -516,13 +516,34 @@ impl StrMatch {
                 } else if self.cased {
                     memchr::memmem::find(h, n).is_some()
                 } else {
-                    h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+                    contains_ascii_ci(h, n)
                 }
             }
             // Globs always carry a regex.
             StrKind::Glob => false,
         }
     }
+}
+
+/// ASCII case-insensitive substring search for a lowercase `needle`: memchr2
+/// finds candidate starts (the first byte in either case), then one compare.
+fn contains_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut pos = 0;
+    while let Some(i) = memchr::memchr2(lo, up, &hay[pos..]) {
+        let start = pos + i;
+        let Some(w) = hay.get(start..start + needle.len()) else {
+            return false;
+        };
+        if w.eq_ignore_ascii_case(needle) {
+            return true;
+        }
+        pos = start + 1;
+    }
+    false
 }
 
 /// Appends the literal `s` to a regex. Case-insensitive matching is ASCII
