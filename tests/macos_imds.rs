@@ -168,7 +168,14 @@ fn sigma_macos_process_creation_corpus_over_the_macos_ecs_dataset() {
             eprintln!("error: {msg}");
         }
         if !errs.is_empty() {
-            bad_files.push(f.strip_prefix(&data_dir).unwrap_or(f).display().to_string());
+            // '/'-separated on every platform (the Windows suite runs under Wine).
+            bad_files.push(
+                f.strip_prefix(&data_dir)
+                    .unwrap_or(f)
+                    .display()
+                    .to_string()
+                    .replace('\\', "/"),
+            );
         }
         events.extend(evs);
     }
