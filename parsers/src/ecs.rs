@@ -571,13 +571,17 @@ pub fn insert_path(root: &mut Map<String, Value>, path: &str, v: Value) {
             root.insert(path.to_string(), v);
         }
         Some((head, rest)) => {
-            let entry = root
-                .entry(head.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            match entry {
-                Value::Object(m) => insert_path(m, rest, v),
-                _ => {
+            // Look up before inserting: an owned key is only made for a new
+            // object, and most heads (`auditd`, `process`) already exist.
+            match root.get_mut(head) {
+                Some(Value::Object(m)) => insert_path(m, rest, v),
+                Some(_) => {
                     root.insert(path.to_string(), v);
+                }
+                None => {
+                    let mut m = Map::new();
+                    insert_path(&mut m, rest, v);
+                    root.insert(head.to_string(), Value::Object(m));
                 }
             }
         }

@@ -141,19 +141,31 @@ impl AlertSink for MultiSink {
 /// NDJSON: one ECS alert document per line.
 pub struct JsonlSink<W: Write> {
     out: W,
+    /// One document is serialized here, then written with one call: `out`
+    /// is often a `Box<dyn Write>`, and serde_json writes token by token.
+    line: Vec<u8>,
 }
 
 impl<W: Write> JsonlSink<W> {
     /// A sink writing to `out` (buffer it yourself if it is unbuffered).
     pub fn new(out: W) -> Self {
-        JsonlSink { out }
+        JsonlSink {
+            out,
+            line: Vec::with_capacity(16 << 10),
+        }
     }
 }
 
 impl<W: Write> AlertSink for JsonlSink<W> {
     fn alert(&mut self, alert: &Alert) -> Result<bool, SinkError> {
-        serde_json::to_writer(&mut self.out, &alert.to_json()).map_err(std::io::Error::from)?;
-        self.out.write_all(b"\n")?;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &alert.to_json()).map_err(std::io::Error::from)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        if self.line.capacity() > 1 << 20 {
+            // One huge alert (a 4 MB command line) does not pin its buffer.
+            self.line = Vec::with_capacity(16 << 10);
+        }
         Ok(true)
     }
 

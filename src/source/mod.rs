@@ -170,6 +170,9 @@ pub struct LineReader<R> {
     line_no: u64,
     offset: u64,
     eof: bool,
+    /// Bytes of the line last returned straight from the reader's buffer,
+    /// consumed at the next call (the line borrowed them until then).
+    pending: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -182,6 +185,7 @@ impl<R: BufRead> LineReader<R> {
             line_no: 0,
             offset: 0,
             eof: false,
+            pending: 0,
         }
     }
 
@@ -195,11 +199,37 @@ impl<R: BufRead> LineReader<R> {
     /// # Errors
     /// Reading failed.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        if self.pending > 0 {
+            self.inner.consume(self.pending);
+            self.pending = 0;
+        }
         if self.eof {
             return Ok(None);
         }
         self.buf.clear();
         let start = self.offset;
+        // Fast path: the whole line is in the reader's buffer. Return it in
+        // place, without copying (the common case with a large buffer).
+        let found = loop {
+            match self.inner.fill_buf() {
+                Ok(chunk) => break memchr::memchr(b'\n', chunk).filter(|&i| i <= self.max_line),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(i) = found {
+            self.pending = i + 1;
+            self.offset += (i + 1) as u64;
+            self.line_no += 1;
+            let loc = Location {
+                line: self.line_no,
+                offset: start,
+            };
+            // The same buffered bytes again (`fill_buf` does not read while
+            // its buffer holds unconsumed data).
+            let chunk = self.inner.fill_buf()?;
+            return Ok(Some(Line::Data(&chunk[..i], loc)));
+        }
         let mut len: u64 = 0;
         let mut too_long = false;
         loop {

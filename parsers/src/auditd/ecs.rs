@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use serde_json::map::Entry;
 use serde_json::{Map, Value as Json};
 
 use super::coalesce::CompletedEvent;
@@ -328,23 +329,34 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
     };
 
     // auditd.data: the main record, then the SYSCALL record's other fields.
+    // Keys carry their `auditd.data.` prefix from the start (one allocation
+    // per field); the map is appended to `extra` at the end.
     let mut data: BTreeMap<String, Json> = BTreeMap::new();
+    let mut key = String::with_capacity(64);
     for r in main
         .into_iter()
         .chain(sys.filter(|s| main.is_some_and(|m| !std::ptr::eq(*s, m))))
     {
         for (k, v, _) in r.fields() {
-            data.entry(k.into_owned()).or_insert_with(|| match v {
-                Value::Null => Json::Null,
-                Value::Text(t) => Json::String(t.into_owned()),
-            });
+            key.clear();
+            key.push_str(DATA);
+            key.push_str(&k);
+            if !data.contains_key(key.as_str()) {
+                data.insert(
+                    key.clone(),
+                    match v {
+                        Value::Null => Json::Null,
+                        Value::Text(t) => Json::String(t.into_owned()),
+                    },
+                );
+            }
         }
     }
     if let Some(n) = &sc_name {
-        data.insert("syscall".into(), Json::String(n.clone()));
+        data.insert("auditd.data.syscall".into(), Json::String(n.clone()));
     }
     if let Some(n) = arch.and_then(|a| a.name()) {
-        data.insert("arch".into(), Json::String(n.into()));
+        data.insert("auditd.data.arch".into(), Json::String(n.into()));
     }
 
     // Process, user and outcome from the SYSCALL (or the type record).
@@ -423,7 +435,7 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
             e.event.action = Some("exec".into());
             let (mut args, argc) = execve_args(recs);
             if let Some(n) = argc {
-                data.insert("argc".into(), Json::String(n.to_string()));
+                data.insert("auditd.data.argc".into(), Json::String(n.to_string()));
             }
             if args.is_empty() {
                 args = title_args.clone();
@@ -507,7 +519,10 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
                 .and_then(hex_decode)
                 .and_then(|b| sockaddr::decode(&b, arch.map(Arch::big_endian)));
             if let Some(sa) = sa {
-                data.insert("socket.family".into(), Json::String(sa.family_name()));
+                data.insert(
+                    "auditd.data.socket.family".into(),
+                    Json::String(sa.family_name()),
+                );
                 let ep = if matches!(kind, Kind::Connect) {
                     &mut e.destination
                 } else {
@@ -521,15 +536,21 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
                             }
                             v4 => v4,
                         };
-                        data.insert("socket.addr".into(), Json::String(ip.to_string()));
-                        data.insert("socket.port".into(), Json::String(port.to_string()));
+                        data.insert(
+                            "auditd.data.socket.addr".into(),
+                            Json::String(ip.to_string()),
+                        );
+                        data.insert(
+                            "auditd.data.socket.port".into(),
+                            Json::String(port.to_string()),
+                        );
                         ep.ip = Some(ip.to_string());
                         ep.address = Some(ip.to_string());
                         ep.port = Some(i64::from(port));
                         e.network.type_ = Some(if ip.is_ipv4() { "ipv4" } else { "ipv6" }.into());
                     }
                     SockAddr::Unix(path) => {
-                        data.insert("socket.path".into(), Json::String(path.clone()));
+                        data.insert("auditd.data.socket.path".into(), Json::String(path.clone()));
                         if !path.is_empty() {
                             ep.address = Some(path);
                         }
@@ -589,9 +610,7 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
         }
     }
 
-    for (k, v) in data {
-        e.extra.insert(format!("auditd.data.{k}"), v);
-    }
+    e.extra.append(&mut data);
     e.extra.insert("auditd.records".into(), records_json(recs));
     if ev.truncated {
         e.extra.insert("auditd.truncated".into(), Json::Bool(true));
@@ -666,6 +685,9 @@ fn apply_observed(e: &mut Event, table: &mut ProcTable, host: &[u8], seen: &Imag
     }
 }
 
+/// Prefix of the `auditd.data.*` keys in [`Event::extra`].
+const DATA: &str = "auditd.data.";
+
 /// `auditd.records`: `[{"type": T, "fields": {k: v}}]` in arrival order.
 /// Values are decoded (unquoted, hex-decoded when the result is UTF-8,
 /// `(null)` -> null); a repeated key becomes an array of its values.
@@ -673,24 +695,27 @@ fn records_json(recs: &[Record]) -> Json {
     Json::Array(
         recs.iter()
             .map(|r| {
-                let mut fields = Map::new();
+                let mut fields = Map::with_capacity(r.len());
                 for (k, v) in r.fields_lossless() {
                     let v = match v {
                         Value::Null => Json::Null,
                         Value::Text(t) => Json::String(t.into_owned()),
                     };
-                    match fields.get_mut(k.as_ref()) {
-                        None => {
-                            fields.insert(k.into_owned(), v);
+                    // One hash per field (the key is owned either way).
+                    match fields.entry(k.into_owned()) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(v);
                         }
-                        Some(Json::Array(a)) => a.push(v),
-                        Some(prev) => {
-                            let first = prev.take();
-                            *prev = Json::Array(vec![first, v]);
-                        }
+                        Entry::Occupied(mut slot) => match slot.get_mut() {
+                            Json::Array(a) => a.push(v),
+                            prev => {
+                                let first = prev.take();
+                                *prev = Json::Array(vec![first, v]);
+                            }
+                        },
                     }
                 }
-                let mut o = Map::new();
+                let mut o = Map::with_capacity(2);
                 o.insert("type".into(), Json::String(r.rtype().into_owned()));
                 o.insert("fields".into(), Json::Object(fields));
                 Json::Object(o)

@@ -234,7 +234,10 @@ impl Record {
                     Ok(s) => Value::Text(Cow::Owned(s)),
                     Err(_) => Value::Text(String::from_utf8_lossy(raw)),
                 },
-                Cow::Borrowed(_) => self.decode(f),
+                // Not decoded: `(null)` or the raw text (as `decode` would
+                // give, without decoding a second time).
+                Cow::Borrowed(b) if f.quote == Quote::Bare && b == b"(null)" => Value::Null,
+                Cow::Borrowed(b) => Value::Text(String::from_utf8_lossy(b)),
             };
             (key, v)
         })
