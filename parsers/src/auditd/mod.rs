@@ -197,6 +197,12 @@ impl AuditdParser {
         std::mem::take(&mut self.table)
     }
 
+    /// The process table, e.g. to swap in a table shared by the files of one
+    /// followed path (live mode) for a call.
+    pub fn process_table_mut(&mut self) -> &mut proctable::ProcTable {
+        &mut self.table
+    }
+
     /// Sets the clock that stamps arriving records (see [`coalesce::Coalescer::set_clock`]).
     pub fn set_clock(&mut self, now_ms: u64) {
         self.coalescer.set_clock(now_ms);

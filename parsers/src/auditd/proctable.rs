@@ -21,31 +21,65 @@
 //! the least recently used eighth is evicted in one sweep (amortized
 //! O(log n) per insert). An evicted process that shows up again gets a new
 //! placeholder id.
+//!
+//! Live mode checkpoints the table ([`ProcTable::snapshot`] /
+//! [`ProcTable::restore`]): the [`SNAPSHOT_PROCESSES`] most recently used
+//! entries, so lineage survives a restart even when the exec that created an
+//! entry lies in a file that was rotated and compressed meanwhile.
 
 use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 
 /// Cap on tracked processes (per parser, i.e. per input stream).
 pub const MAX_PROCESSES: usize = 65_536;
 
-/// What the table knows about one process.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Entries a [`ProcTable::snapshot`] keeps at most (the most recently used).
+pub const SNAPSHOT_PROCESSES: usize = 4096;
+
+/// What the table knows about one process. Serialized compactly (short
+/// names, empty fields left out) for checkpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcInfo {
     /// This process's entity id.
+    #[serde(rename = "e")]
     pub entity_id: String,
     /// Parent pid, when known.
+    #[serde(rename = "pp", default, skip_serializing_if = "Option::is_none")]
     pub ppid: Option<i64>,
     /// The parent's entity id, when known.
+    #[serde(rename = "pe", default, skip_serializing_if = "Option::is_none")]
     pub parent_entity_id: Option<String>,
     /// `process.executable`.
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     pub executable: Option<String>,
     /// `process.name`.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `process.args`.
+    #[serde(rename = "a", default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     /// `process.command_line`.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub command_line: Option<String>,
     /// `process.working_directory`.
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
+}
+
+/// One entry of a [`ProcSnapshot`]: host (index into [`ProcSnapshot::hosts`]), pid, what is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedProc(pub u32, pub i64, pub ProcInfo);
+
+/// A bounded copy of a [`ProcTable`] for a checkpoint: entries least recently
+/// used first, hosts (raw bytes, usually one, empty without `node=`) stored once.
+/// `command_line` is left out when it is `args` joined by spaces (the usual case).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcSnapshot {
+    /// Host names (bytes) referenced by the entries.
+    pub hosts: Vec<Vec<u8>>,
+    /// The entries, least recently used first.
+    pub procs: Vec<SavedProc>,
 }
 
 /// The image a process runs, as an exec event describes it.
@@ -98,6 +132,58 @@ impl ProcTable {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A number that changes whenever the table may have changed (for
+    /// callers that cache a [`snapshot`](Self::snapshot)).
+    pub fn generation(&self) -> u64 {
+        self.tick
+    }
+
+    /// The `max` most recently used entries (see [`ProcSnapshot`]).
+    pub fn snapshot(&self, max: usize) -> ProcSnapshot {
+        let mut v: Vec<_> = self.map.iter().collect();
+        if v.len() > max {
+            let cut = v.len() - max;
+            v.select_nth_unstable_by_key(cut, |(_, e)| e.used);
+            v.drain(..cut);
+        }
+        v.sort_unstable_by_key(|(_, e)| e.used);
+        let mut snap = ProcSnapshot::default();
+        for ((host, pid), e) in v {
+            let h = match snap.hosts.iter().position(|x| x[..] == host[..]) {
+                Some(i) => i,
+                None => {
+                    snap.hosts.push(host.to_vec());
+                    snap.hosts.len() - 1
+                }
+            };
+            let mut info = e.info.clone();
+            if info.command_line.is_some()
+                && !info.args.is_empty()
+                && info.command_line.as_deref() == Some(info.args.join(" ").as_str())
+            {
+                info.command_line = None;
+            }
+            snap.procs.push(SavedProc(h as u32, *pid, info));
+        }
+        snap
+    }
+
+    /// A table holding a snapshot's entries (at most [`MAX_PROCESSES`]; entries
+    /// naming an unknown host index are skipped).
+    pub fn restore(snap: ProcSnapshot) -> ProcTable {
+        let mut t = ProcTable::new();
+        for SavedProc(h, pid, mut info) in snap.procs {
+            let Some(host) = snap.hosts.get(h as usize) else {
+                continue;
+            };
+            if info.command_line.is_none() && !info.args.is_empty() {
+                info.command_line = Some(info.args.join(" "));
+            }
+            t.insert(host, pid, info);
+        }
+        t
     }
 
     /// Number of tracked processes.
@@ -330,6 +416,35 @@ mod tests {
         assert_eq!(entity_id(b"a", 1, 2), entity_id(b"a", 1, 2));
         assert_ne!(entity_id(b"a", 1, 2), entity_id(b"b", 1, 2));
         assert_eq!(entity_id(b"a", 1, 2).len(), 16);
+    }
+
+    #[test]
+    fn snapshot_round_trips_most_recent_entries() {
+        let mut t = ProcTable::new();
+        t.exec(b"h", 100, Some(1), 1, img("/bin/sh"));
+        let (curl, _) = t.exec(b"h", 200, Some(100), 2, img("/usr/bin/curl"));
+        t.observe(b"other", 7, None, 3, &Image::default());
+        let mut snap = t.snapshot(SNAPSHOT_PROCESSES);
+        assert_eq!(snap.hosts.len(), 2);
+        assert_eq!(snap.procs.len(), 4, "sh, curl, curl's parent 1, pid 7");
+        let json = serde_json::to_string(&snap).unwrap();
+        assert!(
+            !json.contains("\"c\""),
+            "command line = args, left out: {json}"
+        );
+        let back: ProcSnapshot = serde_json::from_str(&json).unwrap();
+        let r = ProcTable::restore(back);
+        assert_eq!(r.get(b"h", 200), Some(&curl));
+        assert_eq!(r.len(), t.len());
+        // Bounded: the most recently used survive.
+        snap = t.snapshot(2);
+        let r = ProcTable::restore(snap);
+        assert_eq!(r.len(), 2);
+        assert!(r.get(b"other", 7).is_some() && r.get(b"h", 200).is_some());
+        // Hostile input: an unknown host index is skipped.
+        let bad: ProcSnapshot =
+            serde_json::from_str(r#"{"hosts":[],"procs":[[3,1,{"e":"x"}]]}"#).unwrap();
+        assert!(ProcTable::restore(bad).is_empty());
     }
 
     #[test]
