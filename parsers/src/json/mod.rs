@@ -216,7 +216,7 @@ pub fn read_json<R: BufRead>(
     if head.first() == Some(&b'[') {
         read_array(r, skipped, max_doc, &mut stats, out, err)?;
     } else {
-        read_documents(r, skipped, max_doc, &mut stats, out, err)?;
+        read_documents(r, skipped, max_doc, false, &mut stats, out, err)?;
     }
     Ok(stats)
 }
@@ -255,21 +255,23 @@ fn json_error(base: u64, e: &serde_json::Error) -> ParseError {
 /// are gathered until they hold complete documents (a document can only end
 /// on a line ending in `}` or `]`), so JSON lines cost one parse per line and
 /// a syntax error costs one document: reading resumes at the next line that
-/// starts with `{`.
+/// starts with `{` (from the start when `resync`).
 fn read_documents<R: BufRead>(
     mut r: R,
     base: u64,
     max_doc: usize,
+    mut resync: bool,
     stats: &mut JsonStats,
     out: &mut dyn FnMut(Event),
     err: &mut dyn FnMut(ParseError),
 ) -> io::Result<()> {
     let mut pending: Vec<u8> = Vec::new();
     let mut pending_loc = Location::default();
+    // Bytes of `pending_loc`'s line before the start of `pending`.
+    let mut pending_col = 0u64;
     let mut line = Vec::new();
     let mut offset = base;
     let mut line_no = 0u64;
-    let mut resync = false;
     loop {
         line.clear();
         let start = offset;
@@ -307,6 +309,7 @@ fn read_documents<R: BufRead>(
         }
         if pending.is_empty() {
             pending_loc = loc;
+            pending_col = 0;
         }
         pending.extend_from_slice(&line);
         pending.push(b'\n');
@@ -335,46 +338,52 @@ fn read_documents<R: BufRead>(
                 }
             }
             let consumed = stream.byte_offset();
-            // Hits pasted out of an array (`{..},\n{..}`, seen in the macOS
-            // Elastic Endpoint exports): a comma between documents is a separator.
-            let rest = &pending[consumed..];
-            if failed.is_some()
-                && let Some(i) = rest.iter().position(|b| !b.is_ascii_whitespace())
-                && rest[i] == b','
-            {
-                pending.drain(..consumed + i + 1);
-                continue;
-            }
             let Some(e) = failed else {
-                pending.drain(..consumed);
+                // The rest, if any, starts a document that goes on in the next lines.
+                drain_front(&mut pending, &mut pending_loc, &mut pending_col, consumed);
                 if pending.iter().all(u8::is_ascii_whitespace) {
                     pending.clear();
-                } else {
-                    // The rest starts a document that goes on in the next lines.
-                    pending_loc = loc;
                 }
                 break;
             };
+            // The documents before the error are done: retrying from the start
+            // of `pending` would emit them again (see: issue 11).
+            let parsed_from = pending_loc.line;
+            drain_front(&mut pending, &mut pending_loc, &mut pending_col, consumed);
+            if let Some(i) = pending.iter().position(|b| !b.is_ascii_whitespace())
+                && (pending[i] == b',' || (pending[i] == b']' && stats.documents > 0))
+            {
+                // Hits pasted out of an array (`{..},\n{..}]`, seen in the
+                // macOS Elastic Endpoint exports, and the rest of an array
+                // after a skipped oversized element): a comma between
+                // documents is a separator, a `]` after them closes the array.
+                drain_front(&mut pending, &mut pending_loc, &mut pending_col, i + 1);
+                continue;
+            }
+            // Blank lines before the failed document: locate it at its first line.
+            let ws = pending
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+            let blank = memchr::memrchr(b'\n', &pending[..ws]).map_or(0, |n| n + 1);
+            drain_front(&mut pending, &mut pending_loc, &mut pending_col, blank);
             stats.documents += 1;
             stats.errors += 1;
             // Located at the document's first line; serde's line/column are
-            // relative to it and stay in the message.
+            // counted from where this parse started and stay in the message.
+            let doc_line = (e.line() as u64).saturating_sub(pending_loc.line - parsed_from);
             err(ParseError::new(
                 pending_loc,
-                format!("invalid JSON (document line {}): {e}", e.line()),
+                format!("invalid JSON (document line {doc_line}): {e}"),
             ));
             // Lines of `pending` after the first: find one that opens a document.
             let mut pos = memchr::memchr(b'\n', &pending).map_or(pending.len(), |i| i + 1);
-            let mut skipped_lines = 1u64;
-            let mut skipped_bytes = pos as u64;
             while pos < pending.len() {
                 let end =
                     memchr::memchr(b'\n', &pending[pos..]).map_or(pending.len(), |i| pos + i + 1);
                 if pending[pos..end].trim_ascii_start().starts_with(b"{") {
                     break;
                 }
-                skipped_lines += 1;
-                skipped_bytes += (end - pos) as u64;
                 pos = end;
             }
             if pos >= pending.len() {
@@ -382,11 +391,7 @@ fn read_documents<R: BufRead>(
                 resync = true;
                 break;
             }
-            pending.drain(..pos);
-            pending_loc = Location {
-                line: pending_loc.line + skipped_lines,
-                offset: pending_loc.offset + skipped_bytes,
-            };
+            drain_front(&mut pending, &mut pending_loc, &mut pending_col, pos);
         }
         if eof {
             break;
@@ -402,6 +407,21 @@ fn read_documents<R: BufRead>(
     }
     stats.bytes = offset;
     Ok(())
+}
+
+/// Drops the first `n` bytes of `pending`, moving `loc` (the line where
+/// `pending` starts, `col` bytes into it) past them.
+fn drain_front(pending: &mut Vec<u8>, loc: &mut Location, col: &mut u64, n: usize) {
+    let gone = &pending[..n];
+    match memchr::memrchr(b'\n', gone) {
+        Some(last) => {
+            loc.line += memchr::memchr_iter(b'\n', gone).count() as u64;
+            loc.offset += *col + last as u64 + 1;
+            *col = (n - last - 1) as u64;
+        }
+        None => *col += n as u64,
+    }
+    pending.drain(..n);
 }
 
 struct ArrayVisitor<'a> {
@@ -472,7 +492,16 @@ fn read_array<R: BufRead>(
                 base + mark.get(),
                 format!("array element: JSON document exceeds the {max_doc}-byte limit, skipped"),
             ));
-            return read_documents(counting.inner, base + pos.get(), max_doc, stats, out, err);
+            // Resync: the rest of the oversized element's line is not a document.
+            return read_documents(
+                counting.inner,
+                base + pos.get(),
+                max_doc,
+                true,
+                stats,
+                out,
+                err,
+            );
         }
         Err(e) if e.is_io() => return Err(io::Error::other(e.to_string())),
         Err(e) => {
@@ -612,6 +641,41 @@ mod tests {
         assert_eq!(x.len(), 2);
         assert_eq!(x[0].line, 2);
         assert!(x[1].message.contains("unrecognized"), "{}", x[1].message);
+    }
+
+    // See: issue 11. After the comma between pasted hits, the parse that
+    // failed on the closing `]` was retried from the start of the buffer and
+    // emitted the last hit twice (and reported the `]` as invalid JSON).
+    #[test]
+    fn pasted_hits_ending_an_array_are_emitted_once() {
+        let doc = |pid: u32| {
+            format!(r#"{{"@timestamp":"2024-01-01T00:00:00Z","process":{{"pid":{pid}}}}}"#)
+        };
+        for (input, want) in [
+            (format!("{},\n{}]", doc(2), doc(3)), &[2, 3][..]),
+            (format!("{},\n{}]\n", doc(2), doc(3)), &[2, 3]),
+            (
+                format!("{},\n{},\n{}\n]\n", doc(1), doc(2), doc(3)),
+                &[1, 2, 3],
+            ),
+            (format!("{}, {}]", doc(2), doc(3)), &[2, 3]),
+        ] {
+            let (e, x) = run(input.as_bytes());
+            let pids: Vec<_> = e.iter().filter_map(|e| e.process.pid).collect();
+            assert_eq!(pids, want, "{input:?}");
+            assert!(x.is_empty(), "{input:?}: {x:?}");
+        }
+    }
+
+    #[test]
+    fn errors_after_pasted_hits_are_located_and_do_not_repeat_them() {
+        let input = format!("{A},\n{B},\n{{\"broken\n{A}\n");
+        let (e, x) = run(input.as_bytes());
+        let pids: Vec<_> = e.iter().map(|e| e.process.pid).collect();
+        assert_eq!(pids, [Some(1), Some(2), Some(1)]);
+        assert_eq!(x.len(), 1, "{x:?}");
+        assert_eq!(x[0].line, 3, "{x:?}");
+        assert_eq!(x[0].offset, (A.len() + B.len() + 4) as u64, "{x:?}");
     }
 
     #[test]
