@@ -4,6 +4,8 @@
 //! happens to each event.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tripline_parsers::sysmon::evtx::EvtxReader;
 use tripline_parsers::{Event, Format, Location, ParseError, json};
@@ -144,8 +146,33 @@ pub fn read_input(
     reporter: &mut ErrorReporter,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<(), InputFailure> {
+    let position = Arc::new(AtomicU64::new(0));
+    read_input_tracked(
+        input, forced, max_line, stats, reporter, &position, on_event,
+    )
+}
+
+/// [`read_input`], publishing in `position` how far into the input the reader
+/// is (bytes consumed, or the EVTX reader's file position) while it runs: a
+/// progress display reads it from `on_event`. Reset to 0 first.
+///
+/// # Errors
+/// As [`read_input`].
+pub fn read_input_tracked(
+    input: &Input,
+    forced: Option<Format>,
+    max_line: usize,
+    stats: &mut ReadStats,
+    reporter: &mut ErrorReporter,
+    position: &Arc<AtomicU64>,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<(), InputFailure> {
     let name = input.display_name();
-    let mut reader = input.open()?;
+    position.store(0, Ordering::Relaxed);
+    let mut reader: Box<dyn io::BufRead + Send> = Box::new(Tracked {
+        inner: input.open()?,
+        position: Arc::clone(position),
+    });
     let format = match forced {
         Some(f) => f,
         None => {
@@ -160,7 +187,9 @@ pub fn read_input(
     stats.inputs += 1;
     reporter.start_input();
     if !format.is_line_based() {
-        let result = read_whole(input, reader, format, max_line, stats, reporter, on_event);
+        let result = read_whole(
+            input, reader, format, max_line, stats, reporter, position, on_event,
+        );
         reporter.end_input(&name);
         return result;
     }
@@ -210,6 +239,7 @@ const MAX_UNSEEKABLE_EVTX: u64 = 1 << 30;
 
 /// Reads a format that is not line based: EVTX (seekable, chunk by chunk) and
 /// JSON in any framing.
+#[allow(clippy::too_many_arguments)]
 fn read_whole(
     input: &Input,
     mut reader: Box<dyn io::BufRead + Send>,
@@ -217,6 +247,7 @@ fn read_whole(
     max_line: usize,
     stats: &mut ReadStats,
     reporter: &mut ErrorReporter,
+    position: &Arc<AtomicU64>,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<(), InputFailure> {
     let name = input.display_name();
@@ -237,6 +268,10 @@ fn read_whole(
                     drop(reader);
                     let f = std::fs::File::open(path)?;
                     let len = f.metadata()?.len();
+                    let f = Tracked {
+                        inner: f,
+                        position: Arc::clone(position),
+                    };
                     let r = EvtxReader::new(Box::new(f) as Box<dyn ReadSeek>);
                     (r, len)
                 }
@@ -276,6 +311,39 @@ fn read_whole(
     stats.bad_records += bad;
     stats.events += events;
     result
+}
+
+/// A reader that publishes its position: bytes consumed (`read`, `consume`),
+/// or where a seek landed.
+struct Tracked<R> {
+    inner: R,
+    position: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.position.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: io::BufRead> io::BufRead for Tracked<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.inner.consume(amt);
+        self.position.fetch_add(amt as u64, Ordering::Relaxed);
+    }
+}
+
+impl<R: io::Seek> io::Seek for Tracked<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let p = self.inner.seek(pos)?;
+        self.position.store(p, Ordering::Relaxed);
+        Ok(p)
+    }
 }
 
 /// A seekable byte source for EVTX.

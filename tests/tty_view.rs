@@ -80,10 +80,33 @@ fn scan_on_a_terminal_shows_alerts_then_the_summary() {
     let stream = String::from_utf8_lossy(&std::fs::read(&raw).unwrap_or_default()).to_string();
     let _ = std::fs::remove_file(&raw);
 
-    // The progress line was drawn (file, size, events) and erased in place.
+    // The progress line was drawn (file, size; bytes read of the size, rate,
+    // events) and erased in place. The file is 138814 bytes; the last drawing
+    // for it shows all of it read.
     assert!(
-        stream.contains("[1/1] testdata/e2e/imds-real-audit.log (0.1 MB)  "),
-        "no progress line in the terminal stream:\n{stream:?}"
+        stream.contains(
+            "[1/1] testdata/e2e/imds-real-audit.log (138.8 kB)  0 B read of 138.8 kB (0%), "
+        ),
+        "no progress line at the start of the file in the terminal stream:\n{stream:?}"
+    );
+    let done =
+        "[1/1] testdata/e2e/imds-real-audit.log (138.8 kB)  138.8 kB read of 138.8 kB (100%), ";
+    let at = stream
+        .find(done)
+        .unwrap_or_else(|| panic!("no progress line with every byte read:\n{stream:?}"));
+    let rest = &stream[at + done.len()..];
+    let (rate, rest) = rest.split_once("/s, ").expect("a read rate");
+    assert!(
+        rate.ends_with(" B")
+            || rate.ends_with("kB")
+            || rate.ends_with("MB")
+            || rate.ends_with("GB"),
+        "rate {rate:?}"
+    );
+    let events: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    assert!(
+        events.parse::<u64>().is_ok_and(|n| n > 0) && rest[events.len()..].starts_with(" events"),
+        "no event count after the rate: {rest:?}"
     );
     assert!(
         stream.contains("\r\u{1b}[2K"),
