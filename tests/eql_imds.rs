@@ -3,13 +3,14 @@
 //! behaviours (testdata/e2e/imds-real-audit.log, see testdata/e2e/README.md),
 //! run through the engine and the shared sequence joiner.
 //!
-//! Both queries require `process.parent.executable != null` on the exec stage.
-//! In the recorded log the parent (the test script's shell) was started before
-//! the audit rules were loaded, so no event names its executable: as recorded,
-//! both sequences stay silent, which is the correct answer for that input. The
-//! other tests give the parent's executable back (what tripline knows when it
-//! saw the parent's exec), once as the script's shell and once as a cloud
-//! agent from the queries' exclusion lists.
+//! The log is used as recorded. Both queries require
+//! `process.parent.executable != null` on the exec stage: every behaviour ran
+//! as the child of a fresh parent (`/bin/sh RUNNER`, or the cloud-agent
+//! stand-in `/usr/share/ec2-instance-connect/eic_tripline_test`) exec'd after
+//! the audit rules were loaded, so the parent's exec is in the log and
+//! tripline's process table resolves `process.parent.{executable,entity_id}`
+//! of the tool's exec and connect events. Both sequences join on
+//! `process.parent.entity_id`: the tool's exec and its connect.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -95,7 +96,10 @@ fn fired(name: &str, events: &[Event]) -> BTreeSet<String> {
         assert_eq!(exec.event.action.as_deref(), Some("exec"));
         assert_eq!(net.destination.ip.as_deref(), Some("169.254.169.254"));
         assert_eq!(exec.process.parent.entity_id, net.process.parent.entity_id);
+        assert!(exec.process.parent.executable.is_some());
         let pid = net.process.pid.expect("pid");
+        // One tool per parent in this capture: the exec stage is the tool's own exec.
+        assert_eq!(exec.process.pid, Some(pid));
         hits.insert(
             by_pid
                 .get(&pid)
@@ -110,34 +114,44 @@ fn fired(name: &str, events: &[Event]) -> BTreeSet<String> {
     hits
 }
 
-fn with_parent_executable(exe: &str) -> Vec<Event> {
-    let mut evs = events();
-    for e in &mut evs {
-        if e.process.parent.pid.is_some() {
-            e.process.parent.executable = Some(exe.to_string());
-        }
-    }
-    evs
-}
-
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
+const SEED_001: &str = "001_fb6c7d2e9855348f.eql";
+const SEED_003: &str = "003_29f1e13843c467e5.eql";
+const AGENT: &str = "/usr/share/ec2-instance-connect/eic_tripline_test";
+
 #[test]
-fn as_recorded_the_parent_executable_is_unknown_so_both_stay_silent() {
+fn as_recorded_every_tool_knows_its_parent_executable() {
     let evs = events();
-    assert!(
-        evs.iter()
-            .any(|e| e.event.action.as_deref() == Some("exec"))
-    );
-    assert!(evs.iter().all(|e| e.process.parent.executable.is_none()));
-    assert_eq!(fired("003_29f1e13843c467e5.eql", &evs), set(&[]));
-    assert_eq!(fired("001_fb6c7d2e9855348f.eql", &evs), set(&[]));
+    let by_pid = behaviours();
+    let mut seen = BTreeSet::new();
+    for e in &evs {
+        let Some(b) = e.process.pid.and_then(|p| by_pid.get(&p)) else {
+            continue;
+        };
+        if e.event.action.as_deref() != Some("exec") {
+            continue;
+        }
+        let parent = e.process.parent.executable.as_deref();
+        assert!(
+            parent.is_some() && e.process.parent.entity_id.is_some(),
+            "{b}: exec without parent executable/entity_id"
+        );
+        if b == "benign-cloud-agent-parent" {
+            assert_eq!(parent, Some(AGENT), "{b}");
+        } else {
+            assert_ne!(parent, Some(AGENT), "{b}");
+        }
+        seen.insert(b.clone());
+    }
+    assert_eq!(seen.len(), by_pid.len(), "an exec event for every tool");
 }
 
-/// Every behaviour whose process connected to 169.254.169.254 (not the
-/// loopback server, not the IPv6 endpoint fd00:ec2::254).
+/// Every behaviour whose curl/python process connected to 169.254.169.254
+/// (not the loopback server, not the IPv6 endpoint fd00:ec2::254), except
+/// the one run under the cloud agent's parent executable.
 const IPV4_IMDS: &[&str] = &[
     "benign-imdsv2-token-put-carveout",
     "aws-imdsv1-credentials",
@@ -149,65 +163,48 @@ const IPV4_IMDS: &[&str] = &[
     "python3-urllib-aws-credentials",
 ];
 
-/// The events without the exec of the `ip netns exec` wrapper: what a host
-/// records when the shell runs the tool directly.
-fn without_wrapper(evs: Vec<Event>) -> Vec<Event> {
-    evs.into_iter()
-        .filter(|e| {
-            !(e.event.action.as_deref() == Some("exec") && e.process.name.as_deref() == Some("ip"))
-        })
-        .collect()
-}
-
 #[test]
 fn seed_003_fires_for_curl_and_python_reaching_imds() {
-    // Seed 003 has no IMDSv2 carve-out: every curl/python process that reached
-    // 169.254.169.254 fires; the loopback request and the IPv6 endpoint do not.
-    let evs = with_parent_executable("/usr/bin/bash");
-    assert_eq!(fired("003_29f1e13843c467e5.eql", &evs), set(IPV4_IMDS));
-    assert_eq!(
-        fired("003_29f1e13843c467e5.eql", &without_wrapper(evs)),
-        set(IPV4_IMDS)
-    );
+    // Every curl/python process that reached 169.254.169.254 fires; the
+    // loopback request and the IPv6 endpoint (a different destination.ip) do
+    // not, nor does the curl under the cloud agent's parent executable
+    // (`/usr/share/ec2-instance-connect/*` is on 003's parent exclusion list).
+    //
+    // Seed 003 has no IMDSv2 carve-out: only seed 001 exempts /usr/bin/curl's
+    // IMDSv2 forms. So 003, run verbatim, also fires for the IMDSv2 token PUT
+    // with the TTL header (the benign agent-style run and step 1 of the
+    // atomic's flow), for the token-header GETs and for Azure's
+    // `-H Metadata:true` request. That is what Elastic's published query does
+    // on this telemetry; 001 below is the rule that stays silent for them.
+    assert_eq!(fired(SEED_003, &events()), set(IPV4_IMDS));
 }
 
 #[test]
 fn seed_001_honours_the_imdsv2_carve_out() {
-    // Without the wrapper, the carve-out (IMDSv2 token PUT with the TTL header,
-    // token-header GETs, Azure `-H Metadata:true`) keeps /usr/bin/curl silent;
-    // IMDSv1 curl, the GCP token and python3 fire.
-    let evs = with_parent_executable("/usr/bin/bash");
+    // The carve-out (IMDSv2 token PUT with the TTL header, token-header GETs,
+    // Azure `-H Metadata:true`) keeps /usr/bin/curl silent, benign and attack
+    // runs alike; IMDSv1 curl, the GCP token and python3 fire. The parents'
+    // own execs (`ip netns exec`, then the runner shell) have the test
+    // script's shell as parent, whose exec predates the audit rules
+    // (process.parent.executable null), and no connect shares their parent.
     assert_eq!(
-        fired("001_fb6c7d2e9855348f.eql", &without_wrapper(evs.clone())),
+        fired(SEED_001, &events()),
         set(&[
             "aws-imdsv1-credentials",
             "gcp-service-account-token",
             "python3-urllib-aws-credentials",
         ])
     );
-    // With the wrapper, its own exec (`/usr/bin/ip`, the metadata URL on its
-    // command line, same parent) fills the exec stage: the carve-out exempts
-    // only /usr/bin/curl, so every IPv4 IMDS request fires, as it would in
-    // Elastic on the same telemetry.
-    assert_eq!(fired("001_fb6c7d2e9855348f.eql", &evs), set(IPV4_IMDS));
 }
 
 #[test]
-fn cloud_agent_parents_are_silent() {
-    // Parent executables from each query's exclusion list.
-    for (seed, agent) in [
-        ("003_29f1e13843c467e5.eql", "/usr/sbin/dhclient-script"),
-        (
-            "003_29f1e13843c467e5.eql",
-            "/usr/share/ec2-instance-connect/eic_run_authorized_keys",
-        ),
-        ("001_fb6c7d2e9855348f.eql", "/usr/bin/cloud-init"),
-        ("001_fb6c7d2e9855348f.eql", "/usr/sbin/waagent"),
-    ] {
-        assert_eq!(
-            fired(seed, &with_parent_executable(agent)),
-            set(&[]),
-            "{seed} under {agent}"
+fn cloud_agent_parent_is_silent() {
+    // The benign-cloud-agent-parent curl is an IMDSv1 request without any
+    // carve-out form: only its parent executable exempts it, in both seeds.
+    for seed in [SEED_001, SEED_003] {
+        assert!(
+            !fired(seed, &events()).contains("benign-cloud-agent-parent"),
+            "{seed} fired under {AGENT}"
         );
     }
 }

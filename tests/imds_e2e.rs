@@ -1,11 +1,12 @@
 //! The IMDS rule pack against a real auditd log.
 //!
 //! `testdata/e2e/imds-real-audit.log` was recorded by a real auditd while `tests/e2e/imds_real_auditd.sh`
-//! ran the Atomic Red Team T1552.005-style behaviours (and two benign requests) against a fake metadata
-//! service in a network namespace; `imds-real-audit.expect.json` names the pid of every process it started.
+//! ran the Atomic Red Team T1552.005-style behaviours (and three benign requests) against a fake metadata
+//! service in a network namespace; `imds-real-audit.expect.json` names the pid of every tool process it
+//! started and of its parent (a fresh shell, or a cloud agent stand-in, exec'd while recording).
 //! See testdata/e2e/README.md. Here the built binary scans that log and, per process, exactly the
-//! expected IMDS rules must fire: the four behaviours are detected, the benign runs and the curl
-//! carve-out forms are not.
+//! expected IMDS rules must fire: the four behaviours are detected; the benign runs, the curl
+//! carve-out forms and the parents are not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,9 +25,11 @@ const IMDS_RULES: [&str; 5] = [TOOL, LOCATION, CRED, NET, SEQ];
 fn expected_by_behaviour() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let set = |ids: &[&'static str]| ids.iter().copied().collect::<BTreeSet<_>>();
     BTreeMap::from([
-        // benign: the IMDSv2 token PUT in the agent carve-out form, and curl to a loopback server
+        // benign: the IMDSv2 token PUT in the agent carve-out form, curl to a loopback server, and an
+        // IMDSv1 instance-id request whose parent is a cloud agent (/usr/share/ec2-instance-connect/*)
         ("benign-imdsv2-token-put-carveout", set(&[])),
         ("benign-curl-loopback-server", set(&[])),
+        ("benign-cloud-agent-parent", set(&[])),
         // (1) AWS credentials: IMDSv1 with curl, and the atomic's IMDSv2 flow (token PUT, role, credentials);
         // the IMDSv2 requests use the carve-out forms, so only the credential-path rule sees them
         // (the sequence rule's exec stage carries the same carve-outs)
@@ -71,6 +74,7 @@ fn ndjson(out: &[u8]) -> Vec<Value> {
 struct Proc {
     behaviour: String,
     pid: u64,
+    parent_pid: u64,
     manifest_expected: BTreeSet<String>,
 }
 
@@ -85,6 +89,7 @@ fn manifest() -> Vec<Proc> {
         .map(|p| Proc {
             behaviour: p["behaviour"].as_str().unwrap().to_string(),
             pid: p["pid"].as_u64().unwrap(),
+            parent_pid: p["parent_pid"].as_u64().unwrap(),
             manifest_expected: p["expected_rules"]
                 .as_array()
                 .unwrap()
@@ -156,7 +161,7 @@ fn real_auditd_log_fires_expected_imds_rules_per_process() {
         let pid = alert_pid(a).unwrap_or_else(|| panic!("IMDS alert without process.pid: {a}"));
         assert!(
             procs.iter().any(|p| p.pid == pid),
-            "IMDS alert for pid {pid}, which this run did not start: {a}"
+            "IMDS alert for pid {pid}, which is not one of this run's tools (a parent?): {a}"
         );
         fired.entry(pid).or_default().insert(id.to_string());
     }
@@ -230,6 +235,62 @@ fn real_auditd_network_alerts_carry_destination_and_command_line() {
         BTreeSet::from(["169.254.169.254".to_string(), "fd00:ec2::254".to_string()]),
         "destination.ip of the network alerts"
     );
+}
+
+/// Every tool's exec and connect events name their parent: its exec (after
+/// `ip netns exec`, the runner shell or the cloud agent stand-in) is in the
+/// log, and the process table links them by pid and entity id.
+#[test]
+fn real_auditd_log_resolves_each_tools_parent() {
+    let out = tripline(&["convert", "testdata/e2e/imds-real-audit.log"]);
+    let events = ndjson(&out.stdout);
+    for p in manifest() {
+        let parent_execs: Vec<&Value> = events
+            .iter()
+            .filter(|e| {
+                e.pointer("/process/pid").and_then(Value::as_u64) == Some(p.parent_pid)
+                    && e.pointer("/event/action").and_then(Value::as_str) == Some("exec")
+                    && e.pointer("/event/outcome").and_then(Value::as_str) != Some("failure")
+            })
+            .collect();
+        let parent = parent_execs
+            .last()
+            .unwrap_or_else(|| panic!("{}: no exec of parent pid {}", p.behaviour, p.parent_pid));
+        let mine: Vec<&Value> = events
+            .iter()
+            .filter(|e| e.pointer("/process/pid").and_then(Value::as_u64) == Some(p.pid))
+            .collect();
+        assert!(!mine.is_empty(), "{}: no events", p.behaviour);
+        for e in mine {
+            assert_eq!(
+                e.pointer("/process/parent/pid").and_then(Value::as_u64),
+                Some(p.parent_pid),
+                "{}: {e}",
+                p.behaviour
+            );
+            assert_eq!(
+                e.pointer("/process/parent/entity_id"),
+                parent.pointer("/process/entity_id"),
+                "{}: {e}",
+                p.behaviour
+            );
+            assert_eq!(
+                e.pointer("/process/parent/executable"),
+                parent.pointer("/process/executable"),
+                "{}: {e}",
+                p.behaviour
+            );
+        }
+        let exe = parent
+            .pointer("/process/executable")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if p.behaviour == "benign-cloud-agent-parent" {
+            assert_eq!(exe, "/usr/share/ec2-instance-connect/eic_tripline_test");
+        } else {
+            assert!(exe.ends_with("sh"), "{}: parent {exe:?}", p.behaviour);
+        }
+    }
 }
 
 #[test]

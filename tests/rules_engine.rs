@@ -33,6 +33,23 @@ fn events() -> Vec<Event> {
     out
 }
 
+/// The pid of a behaviour's tool process, from the run's manifest.
+fn pid_of(behaviour: &str) -> i64 {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/e2e/imds-real-audit.expect.json"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("manifest")).expect("JSON");
+    doc["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find(|p| p["behaviour"] == behaviour)
+        .and_then(|p| p["pid"].as_i64())
+        .unwrap_or_else(|| panic!("{behaviour} not in the manifest"))
+}
+
 const RULES: &str = r#"
 title: auditd EXECVE of curl reading role credentials
 id: t-auditd
@@ -96,16 +113,20 @@ fn sigma_rules_on_real_auditd_events() {
             .filter_map(|a| a.trigger().process.pid)
             .collect()
     };
-    // AWS IMDSv1 credentials (18219) and the IMDSv2 role-credentials step:
-    // both the raw-record rule and the ECS rule see them; the benign token PUT
-    // (18202) and the loopback health check (18205) are not there.
+    // AWS IMDSv1 credentials and the IMDSv2 role-credentials step: both the
+    // raw-record rule and the ECS rule see them; the benign token PUT and the
+    // loopback health check are not there.
     let auditd = pids("t-auditd");
     let proc_ = pids("t-proc");
-    assert!(auditd.contains(&18219), "{auditd:?}");
-    assert!(proc_.contains(&18219), "{proc_:?}");
+    let imdsv1 = pid_of("aws-imdsv1-credentials");
+    assert!(auditd.contains(&imdsv1), "{auditd:?}");
+    assert!(proc_.contains(&imdsv1), "{proc_:?}");
     // (The raw rule pins the URL to argv[2], so it sees fewer of them.)
     assert!(auditd.is_subset(&proc_), "{auditd:?} vs {proc_:?}");
-    assert!(!proc_.contains(&18202) && !proc_.contains(&18205));
+    assert!(
+        !proc_.contains(&pid_of("benign-imdsv2-token-put-carveout"))
+            && !proc_.contains(&pid_of("benign-curl-loopback-server"))
+    );
 
     // Every exec alert is an exec (never a fork, never a failed execve).
     for a in alerts

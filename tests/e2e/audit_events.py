@@ -2,11 +2,14 @@
 """Helpers for imds_real_auditd.sh (standard library only).
 
   split LOG KEY OUT            keep the events (all records of one serial) whose SYSCALL carries key=KEY
-  trim LOG MANIFEST OUT        keep the events whose SYSCALL pid is one of the manifest's processes
+  trim LOG MANIFEST OUT        keep the events whose SYSCALL pid is one of the manifest's processes or
+                               of their parents
   raw LOG MANIFEST             sanity check of the raw log, independent of tripline: each manifest
-                               process has an execve event and (when it should) a connect() event
+                               process and its parent have an execve event, and the process (when it
+                               should) a connect() event
   manifest TSV OUT             build the manifest JSON from the script's tab-separated run list
-                               (phase, behaviour, pid, exit code, connects 0/1, expected rule ids, command)
+                               (phase, behaviour, pid, exit code, connects 0/1, expected rule ids, command,
+                               parent pid, parent executable)
   check MANIFEST NDJSON PHASE  compare tripline alerts with the manifest's expected rule ids per process;
                                prints one PASS/FAIL row per process, exits 1 on any FAIL
 
@@ -63,11 +66,12 @@ def cmd_manifest(tsv, out):
     procs = []
     with open(tsv) as f:
         for line in f:
-            phase, behaviour, pid, rc, connects, expected, command = line.rstrip("\n").split("\t")
+            (phase, behaviour, pid, rc, connects, expected, command, ppid,
+             parent) = line.rstrip("\n").split("\t")
             procs.append({"phase": phase, "behaviour": behaviour, "pid": int(pid), "exit_code": int(rc),
                           "connects": connects == "1",
                           "expected_rules": [r for r in expected.split(",") if r],
-                          "command": command})
+                          "command": command, "parent_pid": int(ppid), "parent_executable": parent})
     with open(out, "w") as o:
         json.dump({"rules": IMDS_RULES, "processes": procs}, o, indent=2)
         o.write("\n")
@@ -85,14 +89,15 @@ def cmd_split(log, key, out):
 
 
 def cmd_trim(log, manifest, out):
-    pids = {str(p["pid"]) for p in load_manifest(manifest)["processes"]}
+    procs = load_manifest(manifest)["processes"]
+    pids = {str(p["pid"]) for p in procs} | {str(p["parent_pid"]) for p in procs}
     n = 0
     with open(out, "w", encoding="utf-8", errors="surrogateescape") as o:
         for _, lines in events(log):
             if syscall_field(lines, PID_RE) in pids:
                 o.writelines(lines)
                 n += 1
-    print(f"{out}: {n} events of {len(pids)} processes")
+    print(f"{out}: {n} events of {len(pids)} processes (tools and their parents)")
 
 
 def cmd_raw(log, manifest):
@@ -113,11 +118,13 @@ def cmd_raw(log, manifest):
                     d["sockaddr"].append(line.split("\x1d", 1)[-1].strip())
     bad = 0
     for p in man["processes"]:
-        d = seen.get(str(p["pid"]), {"execve": 0, "connect": 0, "sockaddr": []})
-        ok = d["execve"] >= 1 and (d["connect"] >= 1 or not p.get("connects", True))
+        none = {"execve": 0, "connect": 0, "sockaddr": []}
+        d = seen.get(str(p["pid"]), none)
+        pd = seen.get(str(p["parent_pid"]), none)
+        ok = d["execve"] >= 1 and (d["connect"] >= 1 or not p.get("connects", True)) and pd["execve"] >= 1
         bad += not ok
         print(f"  raw {'ok  ' if ok else 'MISSING'} pid={p['pid']:<7} execve={d['execve']} connect={d['connect']}"
-              f"  {p['behaviour']}")
+              f"  parent pid={p['parent_pid']:<7} execve={pd['execve']}  {p['behaviour']}")
     return 1 if bad else 0
 
 

@@ -8,7 +8,9 @@
 #    (fake_imds.py) plus a neutral HTTP server on 127.0.0.1:8080 inside it. Every request runs via
 #    `ip netns exec`: nothing is ever sent to a metadata or other non-loopback address of the host;
 # 3. records two phases with audit rules under two unique keys (execve + connect, b64 and b32):
-#    benign   : an IMDSv2 token PUT in the agent carve-out form, curl to the loopback server
+#    benign   : an IMDSv2 token PUT in the agent carve-out form, curl to the loopback server, and an
+#               IMDSv1 request by curl under a cloud agent's parent executable
+#               (/usr/share/ec2-instance-connect/eic_tripline_test, installed for the run)
 #    attack   : the Atomic Red Team T1552.005-style behaviours -- AWS IMDSv1 and the atomic's IMDSv2
 #               three-step flow, the Azure managed-identity token, the GCP service-account token via
 #               metadata.google.internal, python3 urllib reading AWS credentials, and AWS over IPv6;
@@ -16,8 +18,16 @@
 #    on the trimmed log of our own processes, and compares the IMDS rule ids that fired, per process,
 #    with the expected ones. Prints a PASS/FAIL table; exit 0 only if everything passed.
 #
+# Each behaviour runs as the child of its own parent shell, started after the audit rules were loaded
+# (`ip netns exec NS sh WORK/run/BEHAVIOUR.sh`, the script starting the tool and waiting for it),
+# so the parent's exec is in the log too and process.parent.{executable,entity_id} of the tool's events
+# are known -- as on a host where auditd was running when the parent started. The runner script keeps
+# the tool's arguments off the parent's command line.
+#
 # Cleanup (trap, also on failure or Ctrl-C): auditctl -D; auditctl -e 0; stop the servers and auditd;
-# ip netns del; rm /etc/netns/<ns>.
+# ip netns del; rm /etc/netns/<ns>; remove the cloud-agent stand-in (and its directory if we made it).
+#
+# Kernel audit is global: on a shared machine run it as `flock /tmp/auditd.lock tests/e2e/imds_real_auditd.sh`.
 #
 # Environment: TRIPLINE   binary to test (default: target/debug/tripline)
 #              SAVE_TESTDATA=1  also write testdata/e2e/imds-real-audit.{log,expect.json} from this run
@@ -30,6 +40,8 @@ TRIPLINE=${TRIPLINE:-$REPO/target/debug/tripline}
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3)
 HELPER=("$PY" "$HERE/audit_events.py")
+# shellcheck source=tests/e2e/lib.sh
+source "$HERE/lib.sh"
 
 KEY=tripline-e2e-$$
 KEY_BENIGN=$KEY-benign
@@ -37,12 +49,17 @@ KEY_ATTACK=$KEY-attack
 NS=tripline-imds-$$
 META=169.254.169.254
 META6=fd00:ec2::254
+# A parent executable from the exclusion lists of seed 003 and of the rule pack (`/usr/share/ec2-instance-connect/*`)
+AGENT_DIR=/usr/share/ec2-instance-connect
+AGENT=$AGENT_DIR/eic_tripline_test
 
 R_TOOL=fb91c4e7-6564-4404-b3b1-a14a98484434
 R_CRED=3861e693-631c-4d6d-a4f9-6f07fdabffad
 R_NET=b5e166e7-9433-4aed-ab01-ddfbd8b1ee1b
 R_SEQ=fccccbe0-1d40-4060-9499-b5147a6172b1
 
+# a standard root PATH: the recorded PATH searches (failed execve of sh) do not depend on the caller's
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # proxies would send the namespace's requests elsewhere
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
@@ -51,37 +68,30 @@ die() { log "ERROR: $*"; exit 1; }
 
 # ------------------------------------------------------------------------------------------- cleanup
 WORK=
-AUDITD_PID=
-AUDIT_TOUCHED=0
 NS_CREATED=0
 ETC_NETNS_CREATED=0
+AGENT_CREATED=0
+AGENT_DIR_CREATED=0
 SERVER_PIDS=()
 RUNNING_PID=
 
 cleanup() {
     local rc=$?
     set +e
-    if [[ $AUDIT_TOUCHED == 1 ]]; then
-        auditctl -D >/dev/null 2>&1
-        auditctl -e 0 >/dev/null 2>&1
-    fi
+    e2e_audit_cleanup
     for p in $RUNNING_PID "${SERVER_PIDS[@]}"; do
         kill "$p" 2>/dev/null
     done
     for p in $RUNNING_PID "${SERVER_PIDS[@]}"; do
         wait "$p" 2>/dev/null
     done
-    if [[ -n $AUDITD_PID ]]; then
-        kill -TERM "$AUDITD_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$AUDITD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$AUDITD_PID" 2>/dev/null
-        wait "$AUDITD_PID" 2>/dev/null
-    fi
     if [[ $NS_CREATED == 1 ]]; then
         ip netns del "$NS" 2>/dev/null
     fi
     rm -rf "/etc/netns/$NS"
     [[ $ETC_NETNS_CREATED == 1 ]] && rmdir /etc/netns 2>/dev/null
+    [[ $AGENT_CREATED == 1 ]] && rm -f "$AGENT"
+    [[ $AGENT_DIR_CREATED == 1 ]] && rmdir "$AGENT_DIR" 2>/dev/null
     if [[ -n $WORK ]]; then
         if [[ $rc == 0 && -z ${KEEP_WORK:-} ]]; then
             rm -rf "$WORK"
@@ -102,57 +112,16 @@ for c in auditd auditctl ip curl; do
 done
 [[ -x $TRIPLINE ]] || die "tripline binary not found at $TRIPLINE (cargo build, or set TRIPLINE)"
 
-status=$(auditctl -s) || die "auditctl -s failed (no kernel audit support?)"
-other_pid=$(awk '$1 == "pid" {print $2}' <<<"$status")
-enabled=$(awk '$1 == "enabled" {print $2}' <<<"$status")
-if [[ ${other_pid:-0} != 0 ]]; then
-    die "another audit daemon (pid $other_pid) is registered with the kernel; refusing to fight it. Stop it first (e.g. systemctl stop auditd) and re-run."
-fi
-[[ $enabled != 2 ]] || die "kernel audit configuration is locked (enabled=2); cannot run"
-existing=$(auditctl -l)
-if [[ $existing != "No rules" ]]; then
-    die "audit rules already loaded; this test clears all rules on exit (auditctl -D) and will not run over them
-(rules keyed tripline-e2e-* are leftovers of a killed run of this test: remove them with auditctl -D):
-$existing"
-fi
+e2e_audit_preflight
+[[ -e $AGENT ]] && die "$AGENT exists; this test installs (and removes) a file of that name and will not replace it"
 ip netns list | grep -qw "$NS" && die "network namespace $NS already exists"
 
 WORK=$(mktemp -d /tmp/tripline-imds-e2e.XXXXXX)
 chmod 700 "$WORK"
-mkdir -p "$WORK/conf/plugins.d" "$WORK/out"
+mkdir -p "$WORK/out" "$WORK/run"
 
 # ------------------------------------------------------------------------------------ private auditd
-cat >"$WORK/conf/auditd.conf" <<EOF
-local_events = yes
-write_logs = yes
-log_file = $WORK/audit.log
-log_format = ENRICHED
-flush = DATA
-max_log_file = 100
-num_logs = 2
-max_log_file_action = IGNORE
-space_left = 2
-space_left_action = IGNORE
-admin_space_left = 1
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-name_format = NONE
-plugin_dir = $WORK/conf/plugins.d
-end_of_event_timeout = 2
-EOF
-chmod 640 "$WORK/conf/auditd.conf"
-
-AUDIT_TOUCHED=1 # auditd enables kernel audit when it starts
-auditd -n -c "$WORK/conf" >"$WORK/auditd.out" 2>&1 &
-AUDITD_PID=$!
-for _ in $(seq 50); do
-    kill -0 "$AUDITD_PID" 2>/dev/null || { cat "$WORK/auditd.out" >&2; AUDITD_PID=; die "auditd exited at start"; }
-    [[ $(auditctl -s | awk '$1 == "pid" {print $2}') == "$AUDITD_PID" ]] && break
-    sleep 0.1
-done
-[[ $(auditctl -s | awk '$1 == "pid" {print $2}') == "$AUDITD_PID" ]] || die "auditd (pid $AUDITD_PID) did not register with the kernel"
-log "auditd pid $AUDITD_PID writing $WORK/audit.log"
+e2e_auditd_start
 
 # ------------------------------------------------------------------------------- namespace + servers
 ip netns add "$NS"
@@ -182,6 +151,12 @@ for url in "http://$META/healthz" "http://[$META6]/healthz" "http://127.0.0.1:80
 done
 log "namespace $NS ready (fake IMDS on $META and [$META6], plain server on 127.0.0.1:8080)"
 
+# ------------------------------------------------------------------------- cloud agent stand-in
+[[ -d $AGENT_DIR ]] || { mkdir -p "$AGENT_DIR"; AGENT_DIR_CREATED=1; }
+AGENT_CREATED=1
+install -m 0755 "$(readlink -f /bin/sh)" "$AGENT"
+log "cloud agent stand-in: $AGENT (a copy of $(readlink -f /bin/sh))"
+
 # --------------------------------------------------------------------------------------- audit rules
 add_rules() { # KEY
     auditctl -a always,exit -F arch=b64 -S execve -k "$1" >/dev/null
@@ -190,36 +165,39 @@ add_rules() { # KEY
     auditctl -a always,exit -F arch=b32 -S connect -k "$1" >/dev/null 2>&1 || log "note: no b32 connect rule"
 }
 
-# run_ns PHASE BEHAVIOUR CONNECTS EXPECTED_RULE_IDS COMMAND... : runs COMMAND in the namespace
-# (ip netns exec execs in place, so $! is the pid of the command itself), records it in runs.tsv;
-# its stdout is in $WORK/out/BEHAVIOUR
+# sq ARG: ARG quoted for a POSIX shell script
+sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
+# run_ns PHASE BEHAVIOUR CONNECTS EXPECTED_RULE_IDS COMMAND... : runs COMMAND in the namespace as the
+# child of a fresh parent: `ip netns exec NS PARENT WORK/run/BEHAVIOUR.sh` (PARENT: $RUN_PARENT, default
+# sh; ip execs it in place, searching PATH for a bare name, which leaves failed execve records in the
+# log as a shell's PATH search does), the script starting COMMAND in the background, writing its pid and
+# waiting for it. The parent's exec happens while the audit rules are loaded, so it is in the log, and
+# COMMAND is not on the parent's command line. Records tool pid and parent pid in runs.tsv; COMMAND's
+# stdout is in $WORK/out/BEHAVIOUR.
 run_ns() {
     local phase=$1 behaviour=$2 connects=$3 expected=$4
     shift 4
-    local rc=0 pid
-    ip netns exec "$NS" "$@" >"$WORK/out/$behaviour" 2>"$WORK/out/$behaviour.err" &
-    pid=$!
-    RUNNING_PID=$pid
-    wait "$pid" || rc=$?
+    local parent=${RUN_PARENT:-sh} script=$WORK/run/$behaviour.sh pidfile=$WORK/run/$behaviour.pid
+    local rc=0 ppid pid a
+    {
+        printf '# %s: the parent of the tool process (written by imds_real_auditd.sh)\n' "$behaviour"
+        for a in "$@"; do printf '%s ' "$(sq "$a")"; done
+        printf '&\necho $! >%s\nwait $!\n' "$(sq "$pidfile")"
+    } >"$script"
+    ip netns exec "$NS" "$parent" "$script" >"$WORK/out/$behaviour" 2>"$WORK/out/$behaviour.err" &
+    ppid=$!
+    RUNNING_PID=$ppid
+    wait "$ppid" || rc=$?
     RUNNING_PID=
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$behaviour" "$pid" "$rc" "$connects" "$expected" "$*" >>"$WORK/runs.tsv"
+    pid=$(cat "$pidfile" 2>/dev/null) || true
+    [[ $pid =~ ^[0-9]+$ ]] || die "$behaviour: no pid from the runner script (exit code $rc)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$behaviour" "$pid" "$rc" "$connects" "$expected" "$*" \
+        "$ppid" "$parent" >>"$WORK/runs.tsv"
     if [[ $rc != 0 ]]; then
         cat "$WORK/out/$behaviour.err" >&2
         die "$behaviour: command failed with exit code $rc: $*"
     fi
-}
-# sync_log: auditd writes asynchronously, and records still in the kernel backlog are lost when
-# recording stops. Run a sentinel exec (recorded by the execve rule) and wait (up to 10 s) until
-# its record is in the log: auditd writes in order, so everything before it is there too.
-sync_log() {
-    local pid
-    /bin/true & pid=$!
-    wait "$pid" || true
-    for _ in $(seq 100); do
-        grep -q " pid=$pid .*SYSCALL=execve" "$WORK/audit.log" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    log "warning: the sentinel exec (pid $pid) did not reach the log within 10 s"
 }
 expect_body() { # BEHAVIOUR SUBSTRING
     grep -q -- "$2" "$WORK/out/$1" || { cat "$WORK/out/$1" >&2; die "$1: response lacks '$2'"; }
@@ -234,6 +212,13 @@ expect_body benign-imdsv2-token-put-carveout AQAEA
 run_ns benign benign-curl-loopback-server 1 "" \
     curl -s http://127.0.0.1:8080/healthz
 expect_body benign-curl-loopback-server ok
+# A cloud agent's helper reading the instance id (IMDSv1, no carve-out form): only its parent executable,
+# on the exclusion lists of seed 003 and of the rule pack, makes it benign. The stand-in is an ELF copy of
+# the shell, not a #! script: for a script the kernel (so auditd's exe=, and process.executable) names
+# the interpreter, and the parent executable would be /usr/bin/dash.
+RUN_PARENT=$AGENT run_ns benign benign-cloud-agent-parent 1 "" \
+    curl -s "http://$META/latest/meta-data/instance-id"
+expect_body benign-cloud-agent-parent i-0fake
 sync_log
 auditctl -D -k "$KEY_BENIGN" >/dev/null
 
@@ -269,12 +254,7 @@ expect_body aws-ipv6-credentials tripline-e2e-role
 sync_log
 
 # stop recording, stop auditd (flushes and closes the log)
-auditctl -D >/dev/null
-auditctl -e 0 >/dev/null
-kill -TERM "$AUDITD_PID"
-for _ in $(seq 50); do kill -0 "$AUDITD_PID" 2>/dev/null || break; sleep 0.1; done
-wait "$AUDITD_PID" 2>/dev/null || true
-AUDITD_PID=
+e2e_audit_stop
 log "recording done: $(wc -l <"$WORK/audit.log") lines in $WORK/audit.log"
 
 # ------------------------------------------------------------------------------------------ analysis
