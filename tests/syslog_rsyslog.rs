@@ -133,7 +133,7 @@ fn every_alert_arrives_whole_as_rfc5424_over_udp_and_tcp() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(alerts.len() >= 20, "the real log raises 22 alerts");
+    assert!(alerts.len() >= 15, "the real log raises 19 alerts");
 
     // UDP and TCP: each alert twice.
     let want = alerts.len() * 2;

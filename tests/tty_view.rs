@@ -81,18 +81,25 @@ fn scan_on_a_terminal_shows_alerts_then_the_summary() {
     let _ = std::fs::remove_file(&raw);
 
     // The progress line was drawn (file, size; bytes read of the size, rate,
-    // events) and erased in place. The file is 138814 bytes; the last drawing
-    // for it shows all of it read.
+    // events) and erased in place. The last drawing for the file shows all of
+    // it read. Sizes are decimal kB with one decimal (the file is 100-999 kB).
+    let len = std::fs::metadata(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/e2e/imds-real-audit.log"
+    ))
+    .unwrap()
+    .len();
+    assert!((100_000..1_000_000).contains(&len), "{len} bytes");
+    let kb = format!("{:.1} kB", len as f64 / 1000.0);
     assert!(
-        stream.contains(
-            "[1/1] testdata/e2e/imds-real-audit.log (138.8 kB)  0 B read of 138.8 kB (0%), "
-        ),
+        stream.contains(&format!(
+            "[1/1] testdata/e2e/imds-real-audit.log ({kb})  0 B read of {kb} (0%), "
+        )),
         "no progress line at the start of the file in the terminal stream:\n{stream:?}"
     );
-    let done =
-        "[1/1] testdata/e2e/imds-real-audit.log (138.8 kB)  138.8 kB read of 138.8 kB (100%), ";
+    let done = format!("[1/1] testdata/e2e/imds-real-audit.log ({kb})  {kb} read of {kb} (100%), ");
     let at = stream
-        .find(done)
+        .find(&done)
         .unwrap_or_else(|| panic!("no progress line with every byte read:\n{stream:?}"));
     let rest = &stream[at + done.len()..];
     let (rate, rest) = rest.split_once("/s, ").expect("a read rate");
