@@ -27,6 +27,12 @@ pub struct ReadStats {
     pub bad_records: u64,
     /// Bytes read.
     pub bytes: u64,
+    /// Events the parsers completed early by their memory caps (auditd:
+    /// events or bytes being assembled at once).
+    pub events_completed_early: u64,
+    /// Entries the parsers evicted from their lookup tables (the auditd
+    /// process table).
+    pub table_evictions: u64,
 }
 
 /// Where bad-record messages go; rate-limited per input so a garbage file
@@ -228,6 +234,9 @@ pub fn read_input_tracked(
     };
     // Whatever was read is still emitted, even when reading failed midway.
     parser.flush(&mut emit);
+    let caps = parser.cap_stats();
+    stats.events_completed_early += caps.events_completed_early;
+    stats.table_evictions += caps.table_evictions;
     stats.events += events;
     stats.bytes += lines.offset();
     reporter.end_input(&name);

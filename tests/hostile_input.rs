@@ -661,6 +661,39 @@ fn hundreds_of_thousands_of_distinct_pids_and_hosts_keep_the_process_table_bound
     );
 }
 
+// See: issue 11. Events were capped in number (1,024) and size (8 MiB each)
+// but not in total: open events without their end could hold 8 GiB.
+#[test]
+fn open_auditd_events_keep_the_bytes_in_flight_bounded() {
+    let _serial = serial();
+    const EVENTS: u64 = 192;
+    let arg = "A".repeat(1 << 20);
+    let (emitted, caps) = within_memory("auditd events in flight", 96 * MIB, || {
+        let mut p = AuditdParser::new();
+        let mut emitted = 0u64;
+        for i in 0..EVENTS {
+            // 1 MiB records of distinct events, one timestamp, no EOE: only
+            // the caps complete them before the end.
+            let line =
+                format!("type=EXECVE msg=audit(1700000000.000:{i}): argc=2 a0=\"x\" a1=\"{arg}\"");
+            let loc = Location {
+                line: i + 1,
+                offset: 0,
+            };
+            p.feed(line.as_bytes(), loc, &mut |_| emitted += 1).unwrap();
+        }
+        let early = emitted;
+        p.flush(&mut |_| emitted += 1);
+        assert!(early > EVENTS / 2, "only {early} completed before the end");
+        (emitted, p.cap_stats())
+    });
+    assert_eq!(emitted, EVENTS, "every event is still emitted, once");
+    assert!(
+        caps.events_completed_early >= EVENTS - 64,
+        "completed early: {caps:?}"
+    );
+}
+
 #[test]
 fn distinct_join_keys_are_evicted_and_counted() {
     let _serial = serial();

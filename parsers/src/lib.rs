@@ -130,6 +130,23 @@ pub trait Parser {
 
     /// Emits every event still being assembled.
     fn flush(&mut self, out: &mut dyn FnMut(Event));
+
+    /// What the parser's memory caps cut short so far (none for stateless parsers).
+    fn cap_stats(&self) -> CapStats {
+        CapStats::default()
+    }
+}
+
+/// What a parser's memory caps cut short (see: issue 11, SECURITY.md): the
+/// run summary reports them, so a flood meant to push state out is visible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CapStats {
+    /// Events completed early because too many events, or too many bytes,
+    /// were being assembled at once (auditd).
+    pub events_completed_early: u64,
+    /// Entries evicted from a parser's lookup table (the auditd process table).
+    pub table_evictions: u64,
 }
 
 /// The input formats tripline understands. A closed enum: each variant

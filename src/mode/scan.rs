@@ -302,6 +302,19 @@ fn prefilter_line(s: &tripline::engine::EngineStats) -> String {
     )
 }
 
+/// One summary line on what the parsers' memory caps cut short (None when
+/// nothing was): a flood of open events or distinct pids shows here.
+fn caps_line(stats: &ReadStats) -> Option<String> {
+    if stats.events_completed_early == 0 && stats.table_evictions == 0 {
+        return None;
+    }
+    Some(format!(
+        "parser caps: {} events completed early (too many events or bytes being assembled), \
+         {} process-table entries evicted",
+        stats.events_completed_early, stats.table_evictions
+    ))
+}
+
 /// One summary line on the sequence and count rules' state (None when the
 /// rule set has none): what the caps evicted, what expired, what came late.
 fn state_line(engine: &Engine) -> Option<String> {
@@ -456,6 +469,9 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
             summary_line(&stats)
         );
         eprintln!("tripline: {}", prefilter_line(&engine.stats()));
+        if let Some(l) = caps_line(&stats) {
+            eprintln!("tripline: {l}");
+        }
         if let Some(l) = state_line(&engine) {
             eprintln!("tripline: {l}");
         }

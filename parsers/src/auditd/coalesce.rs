@@ -19,8 +19,10 @@
 //!    neither a burst of events within one millisecond nor a sparse log with
 //!    second-long gaps between events (go-libaudit `out_of_order.log`, which
 //!    has no `EOE` at all) cuts an event short;
-//! 4. more than [`MAX_IN_FLIGHT`] events are pending: the oldest is completed
-//!    early (counted in [`CoalesceStats::evicted`]);
+//! 4. more than [`MAX_IN_FLIGHT`] events are pending, or their records
+//!    (held completed events included) total more than
+//!    [`MAX_IN_FLIGHT_BYTES`]: the oldest is completed early (counted in
+//!    [`CoalesceStats::evicted`] and [`CoalesceStats::evicted_bytes`]);
 //! 5. [`Coalescer::flush`] at end of input.
 //!
 //! Completed events are *released* in arrival order (of their first
@@ -39,10 +41,11 @@
 //! detected for the last [`RECENT_COMPLETED`] events) is dropped and reported
 //! as an error; a late `EOE` is ignored silently.
 //!
-//! Memory is bounded: at most [`MAX_IN_FLIGHT`] pending events, each holding at
-//! most [`MAX_RECORDS_PER_EVENT`] records and [`MAX_EVENT_BYTES`] bytes;
-//! records beyond either cap are dropped with an error and the event is
-//! flagged `truncated`.
+//! Memory is bounded: at most [`MAX_IN_FLIGHT`] pending events holding at
+//! most [`MAX_IN_FLIGHT_BYTES`] bytes of records together, each at most
+//! [`MAX_RECORDS_PER_EVENT`] records and [`MAX_EVENT_BYTES`] bytes; records
+//! beyond a per-event cap are dropped with an error and the event is flagged
+//! `truncated`.
 //!
 //! # Live mode
 //!
@@ -71,6 +74,10 @@ pub const MAX_IN_FLIGHT: usize = 1_024;
 pub const MAX_RECORDS_PER_EVENT: usize = 2_048;
 /// Cap on bytes per event (auditd's own argv limit is far below this).
 pub const MAX_EVENT_BYTES: usize = 8 << 20;
+/// Cap on the bytes ([`Record::byte_len`]) of all pending events together,
+/// held completed events included; the oldest is completed early beyond it.
+/// Without it the two caps above allow 1,024 × 8 MiB (see: issue 11).
+pub const MAX_IN_FLIGHT_BYTES: usize = 64 << 20;
 /// How many completed event keys are remembered to recognize late records.
 pub const RECENT_COMPLETED: usize = 4_096;
 
@@ -129,6 +136,8 @@ pub struct CoalesceStats {
     pub events: u64,
     /// Events completed early because [`MAX_IN_FLIGHT`] was exceeded.
     pub evicted: u64,
+    /// Events completed early because [`MAX_IN_FLIGHT_BYTES`] was exceeded.
+    pub evicted_bytes: u64,
     /// Records dropped because their event had already been completed.
     pub late: u64,
     /// Records dropped by the per-event caps.
@@ -159,8 +168,11 @@ pub struct Coalescer {
     newest_ms: i64,
     done: HashSet<EventKey>,
     done_order: VecDeque<EventKey>,
-    /// Completed events held back until every older event is complete.
-    ready: BTreeMap<u64, CompletedEvent>,
+    /// Completed events held back until every older event is complete, with
+    /// their bytes.
+    ready: BTreeMap<u64, (usize, CompletedEvent)>,
+    /// Bytes of the records in `inflight` and `ready`.
+    bytes: usize,
     stats: CoalesceStats,
     /// Caller-supplied clock (ms), see [`Coalescer::set_clock`].
     clock: u64,
@@ -254,6 +266,7 @@ impl Coalescer {
                 self.eager.retain(|e| *e != id);
             }
             ev.bytes += rec.byte_len();
+            self.bytes += rec.byte_len();
             ev.touched = self.clock;
             // Rule 1b: the kernel logs PROCTITLE last in a syscall event
             // (audit_log_exit: SYSCALL, aux records, PATHs, PROCTITLE, EOE),
@@ -264,6 +277,7 @@ impl Coalescer {
             if last {
                 self.complete(id, out);
             }
+            self.enforce_byte_budget(out);
             return Ok(());
         }
 
@@ -285,6 +299,7 @@ impl Coalescer {
             self.eager.push(id);
         }
         self.index.insert(key.clone(), id);
+        self.bytes += rec.byte_len();
         self.inflight.insert(
             id,
             InFlight {
@@ -305,6 +320,7 @@ impl Coalescer {
             self.stats.evicted += 1;
             self.complete(oldest, out);
         }
+        self.enforce_byte_budget(out);
         // Rule 3: the reorder window, oldest first.
         while let Some((&oid, ev)) = self.inflight.iter().next() {
             let newer = self.next_id - oid - 1;
@@ -331,7 +347,7 @@ impl Coalescer {
             .inflight
             .values()
             .map(|e| e.offset)
-            .chain(self.ready.values().map(|e| e.offset))
+            .chain(self.ready.values().map(|(_, e)| e.offset))
             .collect();
         v.sort_unstable();
         v
@@ -379,7 +395,22 @@ impl Coalescer {
             if *entry.key() > oldest_pending {
                 break;
             }
-            out(entry.remove());
+            let (bytes, ev) = entry.remove();
+            self.bytes -= bytes;
+            out(ev);
+        }
+    }
+
+    /// Rule 4, total bytes: completes the oldest pending events until the
+    /// records held fit [`MAX_IN_FLIGHT_BYTES`]. Completing the oldest
+    /// pending event hands it on at once, with the held events behind it.
+    fn enforce_byte_budget(&mut self, out: &mut dyn FnMut(CompletedEvent)) {
+        while self.bytes > MAX_IN_FLIGHT_BYTES {
+            let Some(&oldest) = self.inflight.keys().next() else {
+                break;
+            };
+            self.stats.evicted_bytes += 1;
+            self.complete(oldest, out);
         }
     }
 
@@ -402,12 +433,15 @@ impl Coalescer {
         self.stats.events += 1;
         self.ready.insert(
             id,
-            CompletedEvent {
-                key: ev.key,
-                records: ev.records,
-                truncated: ev.truncated,
-                offset: ev.offset,
-            },
+            (
+                ev.bytes,
+                CompletedEvent {
+                    key: ev.key,
+                    records: ev.records,
+                    truncated: ev.truncated,
+                    offset: ev.offset,
+                },
+            ),
         );
         self.release(out);
     }
@@ -530,6 +564,31 @@ mod tests {
         assert_eq!(n, 10);
         assert_eq!(c.pending(), MAX_IN_FLIGHT);
         assert_eq!(c.stats().evicted, 10);
+    }
+
+    // See: issue 11. The caps on events in flight and bytes per event allowed
+    // 1,024 × 8 MiB pending; the total is capped too, oldest first.
+    #[test]
+    fn in_flight_bytes_cap() {
+        let mut c = Coalescer::new();
+        let mut out = Vec::new();
+        let arg = "A".repeat(1 << 20);
+        let n = (MAX_IN_FLIGHT_BYTES >> 20) as u64 + 8;
+        for i in 0..n {
+            let line = format!("type=EXECVE msg=audit(1.000:{i}): argc=1 a0=\"{arg}\"");
+            c.push(parse_line(line.as_bytes()).unwrap(), &mut |e| {
+                out.push(e.key.serial)
+            })
+            .unwrap();
+            assert!(c.bytes <= MAX_IN_FLIGHT_BYTES, "{} bytes held", c.bytes);
+        }
+        let early = c.stats().evicted_bytes;
+        assert!((8..=9).contains(&early), "{early} completed early");
+        assert_eq!(out, (0..early).collect::<Vec<_>>(), "oldest first");
+        assert_eq!(c.stats().evicted, 0);
+        c.flush(&mut |e| out.push(e.key.serial));
+        assert_eq!(out, (0..n).collect::<Vec<_>>());
+        assert_eq!(c.bytes, 0);
     }
 
     #[test]

@@ -252,6 +252,14 @@ impl Parser for AuditdParser {
         let table = &mut self.table;
         self.coalescer.flush(&mut |ev| out(ecs::build(&ev, table)));
     }
+
+    fn cap_stats(&self) -> crate::CapStats {
+        let s = self.coalescer.stats();
+        crate::CapStats {
+            events_completed_early: s.evicted + s.evicted_bytes,
+            table_evictions: self.table.evicted(),
+        }
+    }
 }
 
 #[cfg(test)]
