@@ -100,13 +100,138 @@ fn threat_json(threats: &[crate::rule::Threat]) -> Option<Value> {
     Some(Value::Object(threat))
 }
 
+/// Top-level members of an alert copied from the triggering event, in order.
+const PIVOTS: [&str; 10] = [
+    "@timestamp",
+    "host",
+    "process",
+    "user",
+    "source",
+    "destination",
+    "network",
+    "dns",
+    "url",
+    "file",
+];
+
+/// The parts of an alert that depend only on the rule, serialized once.
+#[derive(Debug)]
+struct RuleJson {
+    /// Keeps the rule alive, so the pointer used as the cache key is never reused.
+    _rule: Arc<RuleMeta>,
+    /// `,"severity":N,"risk_score":X}` (closes `event`) and the members after it,
+    /// up to and including `,"message":` (without the message itself).
+    middle: Vec<u8>,
+    /// `,"tripline":{"rule_path":"...","events":[`.
+    tail: Vec<u8>,
+}
+
+/// Writes alerts as NDJSON documents without building `serde_json::Value` trees:
+/// the event parts stream from [`Event::json_view`], the rule parts are
+/// serialized once per rule. The bytes equal `serde_json::to_writer(&alert.to_json())`
+/// (tested), so every sink may use either.
+#[derive(Debug, Default)]
+pub struct AlertWriter {
+    rules: std::collections::HashMap<usize, RuleJson>,
+}
+
+impl AlertWriter {
+    /// A writer with an empty rule cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn rule_json(&mut self, r: &Arc<RuleMeta>) -> &RuleJson {
+        let key = Arc::as_ptr(r) as usize;
+        self.rules.entry(key).or_insert_with(|| {
+            let full = Alert::rule_members(r);
+            let mut middle = Vec::new();
+            middle.extend_from_slice(b",\"severity\":");
+            let _ = serde_json::to_writer(&mut middle, &r.severity.number());
+            middle.extend_from_slice(b",\"risk_score\":");
+            let _ = serde_json::to_writer(&mut middle, &r.risk_score);
+            middle.push(b'}');
+            for (k, v) in &full {
+                middle.push(b',');
+                let _ = serde_json::to_writer(&mut middle, k);
+                middle.push(b':');
+                let _ = serde_json::to_writer(&mut middle, v);
+            }
+            middle.extend_from_slice(b",\"message\":");
+            let mut tail = b",\"tripline\":{\"rule_path\":".to_vec();
+            let _ = serde_json::to_writer(&mut tail, &r.path);
+            tail.extend_from_slice(b",\"events\":[");
+            RuleJson {
+                _rule: Arc::clone(r),
+                middle,
+                tail,
+            }
+        })
+    }
+
+    /// Appends `alert` as one JSON object (no newline).
+    pub fn write(&mut self, alert: &Alert, w: &mut Vec<u8>) {
+        let trig = alert.trigger();
+        let Some(view) = trig.json_view() else {
+            let _ = serde_json::to_writer(&mut *w, &alert.to_json());
+            return;
+        };
+        w.push(b'{');
+        let mut comma = false;
+        for key in PIVOTS {
+            comma |= view.write_member(key, comma, w);
+        }
+        if comma {
+            w.push(b',');
+        }
+        w.extend_from_slice(b"\"event\":{\"kind\":\"alert\"");
+        let e = &trig.event;
+        if !e.category.is_empty() {
+            w.extend_from_slice(b",\"category\":");
+            let _ = serde_json::to_writer(&mut *w, &e.category);
+        }
+        if !e.type_.is_empty() {
+            w.extend_from_slice(b",\"type\":");
+            let _ = serde_json::to_writer(&mut *w, &e.type_);
+        }
+        if let Some(a) = &e.action {
+            w.extend_from_slice(b",\"action\":");
+            write_str(w, a);
+        }
+        if let Some(m) = &e.module {
+            w.extend_from_slice(b",\"module\":");
+            write_str(w, m);
+        }
+        let rj = self.rule_json(&alert.rule);
+        w.extend_from_slice(&rj.middle);
+        write_str(w, &alert.message());
+        w.extend_from_slice(&rj.tail);
+        let last = alert.events.len() - 1;
+        for (i, ev) in alert.events.iter().enumerate() {
+            if i > 0 {
+                w.push(b',');
+            }
+            if i == last {
+                view.write(w);
+            } else {
+                ev.write_json(w);
+            }
+        }
+        w.extend_from_slice(b"]}}");
+    }
+}
+
+fn write_str(w: &mut Vec<u8>, s: &str) {
+    tripline_parsers::ecs_write::write_str(w, s);
+}
+
 /// A rule that fired, with the event(s) that made it fire.
 #[derive(Debug, Clone)]
 pub struct Alert {
     /// The rule.
     pub rule: Arc<RuleMeta>,
     /// Matching events, in order (one for a single-event rule, one per stage for a sequence).
-    pub events: Vec<Event>,
+    pub events: Vec<Arc<Event>>,
 }
 
 impl Alert {
@@ -125,18 +250,7 @@ impl Alert {
         let mut doc = Map::new();
         // Pivot fields of the triggering event, at the top level like Elastic's alerts.
         if let Value::Object(m) = &base {
-            for key in [
-                "@timestamp",
-                "host",
-                "process",
-                "user",
-                "source",
-                "destination",
-                "network",
-                "dns",
-                "url",
-                "file",
-            ] {
+            for key in PIVOTS {
                 if let Some(v) = m.get(key) {
                     doc.insert(key.to_string(), v.clone());
                 }
@@ -161,6 +275,24 @@ impl Alert {
         event.insert("risk_score".into(), json!(r.risk_score));
         doc.insert("event".into(), Value::Object(event));
 
+        for (k, v) in Alert::rule_members(r) {
+            doc.insert(k.into(), v);
+        }
+        doc.insert("message".into(), json!(self.message()));
+        doc.insert(
+            "tripline".into(),
+            json!({
+                "rule_path": r.path,
+                "events": self.events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+            }),
+        );
+        Value::Object(doc)
+    }
+
+    /// The members of an alert that depend only on the rule, in document order:
+    /// `rule`, `log`, `threat` (when mapped), `tags` (when any).
+    fn rule_members(r: &RuleMeta) -> Vec<(&'static str, Value)> {
+        let mut out = Vec::with_capacity(4);
         let mut rule = Map::new();
         rule.insert("id".into(), json!(r.id));
         rule.insert("uuid".into(), json!(r.id));
@@ -177,24 +309,16 @@ impl Alert {
         if !r.ruleset.is_empty() {
             rule.insert("ruleset".into(), json!(r.ruleset));
         }
-        doc.insert("rule".into(), Value::Object(rule));
-        doc.insert("log".into(), json!({"level": r.severity.name()}));
+        out.push(("rule", Value::Object(rule)));
+        out.push(("log", json!({"level": r.severity.name()})));
 
         if let Some(threat) = threat_json(&r.threat) {
-            doc.insert("threat".into(), threat);
+            out.push(("threat", threat));
         }
         if !r.tags.is_empty() {
-            doc.insert("tags".into(), json!(r.tags));
+            out.push(("tags", json!(r.tags)));
         }
-        doc.insert("message".into(), json!(self.message()));
-        doc.insert(
-            "tripline".into(),
-            json!({
-                "rule_path": r.path,
-                "events": self.events.iter().map(Event::to_json).collect::<Vec<_>>(),
-            }),
-        );
-        Value::Object(doc)
+        out
     }
 
     /// A one-line human summary: rule, severity and what the process did.

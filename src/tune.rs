@@ -264,7 +264,7 @@ mod tests {
                 id: rule.into(),
                 ..RuleMeta::default()
             }),
-            events: vec![ev],
+            events: vec![Arc::new(ev)],
         }
     }
 

@@ -91,7 +91,7 @@ fn tripline_matches(query: &str, sequence: bool, events: &[Event]) -> BTreeSet<V
     let mut engine = Engine::with_limits(RuleSet::from_rules(vec![rule]), limits);
     let mut got = BTreeSet::new();
     let mut push = |a: tripline::alert::Alert| {
-        got.insert(a.events.iter().map(id).collect::<Vec<_>>());
+        got.insert(a.events.iter().map(|e| id(e)).collect::<Vec<_>>());
     };
     for e in events {
         engine.process(e, &mut push);

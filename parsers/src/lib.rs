@@ -30,6 +30,7 @@
 
 pub mod auditd;
 pub mod ecs;
+pub mod ecs_write;
 pub mod json;
 pub mod macos;
 pub mod sysmon;

@@ -323,7 +323,7 @@ impl Counter {
     fn alert(&self, ev: Arc<Event>) -> Alert {
         Alert {
             rule: self.meta.clone(),
-            events: vec![Arc::try_unwrap(ev).unwrap_or_else(|a| (*a).clone())],
+            events: vec![ev],
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod sequence;
 pub mod state;
 pub mod window;
 
+use std::sync::Arc;
+
 use tripline_parsers::Event;
 
 use crate::alert::Alert;
@@ -127,8 +129,25 @@ impl Engine {
     }
 
     /// Evaluates every rule against `event`, pushing one alert per matching rule into `out`
-    /// (in rule load order).
+    /// (in rule load order). Alerts share one copy of the event, made on the first match;
+    /// [`Engine::process_shared`] avoids even that copy.
     pub fn process(&mut self, event: &Event, out: &mut dyn FnMut(Alert)) {
+        self.process_inner(event, None, out);
+    }
+
+    /// Like [`Engine::process`] for an event the caller already holds in an [`Arc`]:
+    /// alerts and stateful rules keep references to it, never a copy.
+    pub fn process_shared(&mut self, event: &Arc<Event>, out: &mut dyn FnMut(Alert)) {
+        self.process_inner(event, Some(event), out);
+    }
+
+    fn process_inner(
+        &mut self,
+        event: &Event,
+        shared: Option<&Arc<Event>>,
+        out: &mut dyn FnMut(Alert),
+    ) {
+        let mut copy: Option<Arc<Event>> = shared.cloned();
         self.stats.events += 1;
         self.stats.possible += self.singles.len() as u64;
         match (&self.prefilter, self.mode) {
@@ -157,19 +176,24 @@ impl Engine {
                 self.stats.confirmed += u64::from(hit);
                 if hit && !self.rules.is_silent(i) {
                     self.stats.alerts += 1;
+                    let ev = copy.get_or_insert_with(|| Arc::new(event.clone()));
                     out(Alert {
                         rule: rule.meta.clone(),
-                        events: vec![event.clone()],
+                        events: vec![Arc::clone(ev)],
                     });
                 }
             }
         }
         if !self.stateful.is_empty() {
             let alerts = &mut self.stats.alerts;
-            self.stateful.observe(event, &self.hits, &mut |a| {
+            let mut push = |a| {
                 *alerts += 1;
                 out(a)
-            });
+            };
+            match &copy {
+                Some(ev) => self.stateful.observe_shared(ev, &self.hits, &mut push),
+                None => self.stateful.observe(event, &self.hits, &mut push),
+            }
         }
     }
 

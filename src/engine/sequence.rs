@@ -106,6 +106,16 @@ impl<'a> Observation<'a> {
         }
     }
 
+    /// Like [`Observation::new`] for an event the caller already shares:
+    /// rules that keep it take another reference instead of a copy.
+    pub fn with_shared(event: &'a Arc<Event>, rule_hits: &'a [bool]) -> Self {
+        Observation {
+            event,
+            rule_hits,
+            shared: OnceCell::from(Arc::clone(event)),
+        }
+    }
+
     /// The event.
     pub fn event(&self) -> &'a Event {
         self.event
@@ -496,10 +506,7 @@ impl Sequencer {
     fn alert(&self, events: Vec<Arc<Event>>) -> Alert {
         Alert {
             rule: self.meta.clone(),
-            events: events
-                .into_iter()
-                .map(|e| Arc::try_unwrap(e).unwrap_or_else(|a| (*a).clone()))
-                .collect(),
+            events,
         }
     }
 }

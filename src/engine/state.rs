@@ -2,6 +2,8 @@
 //! [`Counter`] per sequence or count rule, fed with every event and the
 //! single-event results the engine already computed for it.
 
+use std::sync::Arc;
+
 use tripline_parsers::Event;
 
 use super::count::Counter;
@@ -56,11 +58,24 @@ impl StatefulRules {
 
     /// Feeds one event; `rule_hits[i]` says whether single-event rule `i` matched it.
     pub fn observe(&mut self, event: &Event, rule_hits: &[bool], out: &mut dyn FnMut(Alert)) {
-        let obs = Observation::new(event, rule_hits);
+        self.observe_obs(&Observation::new(event, rule_hits), out);
+    }
+
+    /// Like [`StatefulRules::observe`] for an event the caller already shares.
+    pub fn observe_shared(
+        &mut self,
+        event: &Arc<Event>,
+        rule_hits: &[bool],
+        out: &mut dyn FnMut(Alert),
+    ) {
+        self.observe_obs(&Observation::with_shared(event, rule_hits), out);
+    }
+
+    fn observe_obs(&mut self, obs: &Observation<'_>, out: &mut dyn FnMut(Alert)) {
         for r in &mut self.runners {
             match r {
-                Runner::Sequence(s) => s.observe(&obs, out),
-                Runner::Count(c) => c.observe(&obs, out),
+                Runner::Sequence(s) => s.observe(obs, out),
+                Runner::Count(c) => c.observe(obs, out),
             }
         }
     }

@@ -459,7 +459,9 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
         pending.into_iter().try_for_each(|a| push(a, sink))
     };
     let (stats, failed) = read_all(&args.input, &progress, &mut |ev| {
-        emit(&mut |out| engine.process(&ev, out), &mut sink)
+        // Shared: alerts and stateful rules keep a reference, not a copy.
+        let ev = std::sync::Arc::new(ev);
+        emit(&mut |out| engine.process_shared(&ev, out), &mut sink)
     })?;
     emit(&mut |out| engine.flush(out), &mut sink)?;
     sink.finish()?;
@@ -518,9 +520,15 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
 pub fn convert(args: ConvertArgs) -> Result<Exit> {
     let mut out = open_output_named(args.output.as_deref())?;
     let progress = std::cell::RefCell::new(Progress::new(args.input.quiet));
+    let mut line = Vec::with_capacity(16 << 10);
     let (stats, failed) = read_all(&args.input, &progress, &mut |ev| {
-        serde_json::to_writer(&mut out, &ev.to_json())?;
-        out.write_all(b"\n")?;
+        line.clear();
+        ev.write_json(&mut line);
+        line.push(b'\n');
+        out.write_all(&line)?;
+        if line.capacity() > 1 << 20 {
+            line = Vec::with_capacity(16 << 10);
+        }
         Ok(())
     })?;
     out.flush()?;

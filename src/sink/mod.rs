@@ -144,6 +144,7 @@ pub struct JsonlSink<W: Write> {
     /// One document is serialized here, then written with one call: `out`
     /// is often a `Box<dyn Write>`, and serde_json writes token by token.
     line: Vec<u8>,
+    writer: crate::alert::AlertWriter,
 }
 
 impl<W: Write> JsonlSink<W> {
@@ -152,6 +153,7 @@ impl<W: Write> JsonlSink<W> {
         JsonlSink {
             out,
             line: Vec::with_capacity(16 << 10),
+            writer: crate::alert::AlertWriter::new(),
         }
     }
 }
@@ -159,7 +161,7 @@ impl<W: Write> JsonlSink<W> {
 impl<W: Write> AlertSink for JsonlSink<W> {
     fn alert(&mut self, alert: &Alert) -> Result<bool, SinkError> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, &alert.to_json()).map_err(std::io::Error::from)?;
+        self.writer.write(alert, &mut self.line);
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         if self.line.capacity() > 1 << 20 {

@@ -151,7 +151,7 @@ mod tests {
                 severity: Severity::High,
                 ..RuleMeta::default()
             }),
-            events: vec![ev],
+            events: vec![Arc::new(ev)],
         }
     }
 

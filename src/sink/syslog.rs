@@ -282,7 +282,7 @@ mod tests {
                 risk_score: 73.0,
                 ..RuleMeta::default()
             }),
-            events: vec![ev],
+            events: vec![Arc::new(ev)],
         }
     }
 
