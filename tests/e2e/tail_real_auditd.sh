@@ -12,6 +12,8 @@
 # Safety: audit rules only under a unique key; on exit (trap, also on failure): auditctl -D;
 # auditctl -e 0; stop auditd, tripline and the server; ip netns del. Traffic only inside the
 # namespace. Refuses to run while imds_real_auditd.sh runs, or over another auditd or rules.
+# The private auditd (config, start, preflight, flush and stop) comes from lib.sh, shared with
+# imds_real_auditd.sh. On a shared machine: `flock /tmp/auditd.lock tests/e2e/tail_real_auditd.sh`.
 #
 # Environment: TRIPLINE (default target/release/tripline), N (default 20).
 set -euo pipefail
@@ -26,18 +28,15 @@ META=169.254.169.254
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 log() { printf '[tail-e2e] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=tests/e2e/lib.sh
+source "$HERE/lib.sh"
 
-WORK= AUDITD_PID= TAIL_PID= SERVER_PID= AUDIT_TOUCHED=0 NS_CREATED=0
+WORK= TAIL_PID= SERVER_PID= NS_CREATED=0
 cleanup() {
     local rc=$?
     set +e
-    if [[ $AUDIT_TOUCHED == 1 ]]; then auditctl -D >/dev/null 2>&1; auditctl -e 0 >/dev/null 2>&1; fi
+    e2e_audit_cleanup
     for p in $TAIL_PID $SERVER_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    if [[ -n $AUDITD_PID ]]; then
-        kill -TERM "$AUDITD_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$AUDITD_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$AUDITD_PID" 2>/dev/null; wait "$AUDITD_PID" 2>/dev/null
-    fi
     [[ $NS_CREATED == 1 ]] && ip netns del "$NS" 2>/dev/null
     if [[ -n $WORK ]]; then
         if [[ $rc == 0 && -z ${KEEP_WORK:-} ]]; then rm -rf "$WORK"; else log "work directory kept: $WORK"; fi
@@ -51,43 +50,12 @@ trap 'exit 143' TERM
 [[ $EUID == 0 ]] || die "must run as root"
 pgrep -f imds_real_auditd >/dev/null && die "imds_real_auditd.sh is running; kernel audit is global, run one at a time"
 [[ -x $TRIPLINE ]] || die "no tripline binary at $TRIPLINE"
-status=$(auditctl -s)
-[[ $(awk '$1 == "pid" {print $2}' <<<"$status") == 0 ]] || die "another audit daemon is registered; stop it first"
-[[ $(awk '$1 == "enabled" {print $2}' <<<"$status") != 2 ]] || die "kernel audit configuration is locked"
-[[ $(auditctl -l) == "No rules" ]] || die "audit rules already loaded; refusing to clear them"
+e2e_audit_preflight
 
 WORK=$(mktemp -d /tmp/tripline-tail-e2e.XXXXXX)
 chmod 700 "$WORK"
-mkdir -p "$WORK/conf/plugins.d" "$WORK/out"
-cat >"$WORK/conf/auditd.conf" <<EOF
-local_events = yes
-write_logs = yes
-log_file = $WORK/audit.log
-log_format = ENRICHED
-flush = DATA
-max_log_file = 100
-num_logs = 2
-max_log_file_action = IGNORE
-space_left = 2
-space_left_action = IGNORE
-admin_space_left = 1
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = IGNORE
-name_format = NONE
-plugin_dir = $WORK/conf/plugins.d
-end_of_event_timeout = 2
-EOF
-chmod 640 "$WORK/conf/auditd.conf"
-AUDIT_TOUCHED=1
-auditd -n -c "$WORK/conf" >"$WORK/auditd.out" 2>&1 &
-AUDITD_PID=$!
-for _ in $(seq 50); do
-    [[ $(auditctl -s | awk '$1 == "pid" {print $2}') == "$AUDITD_PID" ]] && break
-    kill -0 "$AUDITD_PID" 2>/dev/null || die "auditd exited at start: $(cat "$WORK/auditd.out")"
-    sleep 0.1
-done
-log "auditd pid $AUDITD_PID writing $WORK/audit.log"
+mkdir -p "$WORK/out"
+e2e_auditd_start
 
 ip netns add "$NS"; NS_CREATED=1
 ip -n "$NS" link set lo up
@@ -104,7 +72,8 @@ auditctl -a always,exit -F arch=b64 -S connect -k "$KEY" >/dev/null
 auditctl -e 1 >/dev/null
 
 # The measuring helper: runs the curls one at a time, polls the log and the output every 1 ms.
-"$PY" - "$NS" "$META" "$N" "$WORK/audit.log" "$WORK/out/alerts.ndjson" <<'PYEOF'
+rc=0
+"$PY" - "$NS" "$META" "$N" "$WORK/audit.log" "$WORK/out/alerts.ndjson" <<'PYEOF' || rc=$?
 import json, os, re, subprocess, sys, time
 ns, meta, n, logp, outp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 lat, missing = [], 0
@@ -153,3 +122,6 @@ print("tail-real-auditd: %d curls, %d alerted; write-to-alert latency ms p50=%.1
 print("RESULT: %s" % ("PASS" if missing == 0 else "FAIL"))
 sys.exit(0 if missing == 0 else 1)
 PYEOF
+# flush (so a kept audit.log is complete) and stop recording
+e2e_audit_stop
+exit "$rc"
