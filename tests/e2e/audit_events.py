@@ -10,8 +10,11 @@
   manifest TSV OUT             build the manifest JSON from the script's tab-separated run list
                                (phase, behaviour, pid, exit code, connects 0/1, expected rule ids, command,
                                parent pid, parent executable)
-  check MANIFEST NDJSON PHASE  compare tripline alerts with the manifest's expected rule ids per process;
-                               prints one PASS/FAIL row per process, exits 1 on any FAIL
+  check MANIFEST NDJSON PHASE [LOG]
+                               compare tripline alerts with the manifest's expected rule ids per process;
+                               prints one PASS/FAIL row per process, exits 1 on any FAIL; with LOG, a FAIL
+                               row also shows the process's exec-to-metadata-connect gap (the sequence
+                               rule's maxspan is 1 s: a loaded machine can start curl slower than that)
 
 An auditd event is every record sharing `msg=audit(SECONDS.MILLIS:SERIAL)`; auditd writes the records of
 one event contiguously, and this file never reorders them.
@@ -137,7 +140,25 @@ def alert_pid(a):
     return pid
 
 
-def cmd_check(manifest, ndjson, phase):
+META_SADDR = re.compile(r"laddr=(169\.254\.169\.254|fd00:ec2::254) ")
+
+
+def exec_connect_gaps(log):
+    """pid -> seconds from its last successful execve to its first connect() to a metadata address."""
+    execs, connects = {}, {}
+    for serial, lines in events(log):
+        pid = syscall_field(lines, PID_RE)
+        sysno = syscall_field(lines, SYSNO_RE)
+        t = float(serial.split(":")[0])
+        if sysno == "59" and syscall_field(lines, FIELD("success")) == "yes":
+            execs[pid] = t
+        elif sysno == "42" and pid not in connects:
+            if any(l.startswith("type=SOCKADDR ") and META_SADDR.search(l) for l in lines):
+                connects[pid] = t
+    return {pid: connects[pid] - execs[pid] for pid in connects if pid in execs}
+
+
+def cmd_check(manifest, ndjson, phase, log=None):
     man = load_manifest(manifest)
     procs = [p for p in man["processes"] if phase in ("all", p["phase"])]
     fired = {}
@@ -165,6 +186,10 @@ def cmd_check(manifest, ndjson, phase):
         bad += not ok
         print(f"  {p['phase']:<7} {p['behaviour']:<34} {p['pid']:>7}  {short(exp):<48} {short(got):<48} "
               f"{'PASS' if ok else 'FAIL'}")
+        if not ok and log:
+            gap = exec_connect_gaps(log).get(str(p["pid"]))
+            if gap is not None:
+                print(f"    pid {p['pid']}: exec to metadata connect() took {gap:.3f} s")
     for pid, rid, cl in foreign:
         bad += 1
         print(f"  FAIL unexpected IMDS alert {IMDS_RULES[rid]} from pid {pid} not in this phase: {cl!r}")
@@ -183,7 +208,7 @@ def main(argv):
         return cmd_trim(*args)
     if cmd == "raw" and len(args) == 2:
         return cmd_raw(*args)
-    if cmd == "check" and len(args) == 3:
+    if cmd == "check" and len(args) in (3, 4):
         return cmd_check(*args)
     sys.exit(__doc__)
 

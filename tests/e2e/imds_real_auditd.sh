@@ -285,12 +285,12 @@ echo "== tripline scan, per phase log (events recorded under each phase's audit 
 scan benign "$WORK/benign.log" 0
 scan attack "$WORK/attack.log" 1
 echo "== IMDS rule ids per process: benign phase log"
-"${HELPER[@]}" check "$WORK/expect.json" "$WORK/benign.ndjson" benign || FAIL=1
+"${HELPER[@]}" check "$WORK/expect.json" "$WORK/benign.ndjson" benign "$WORK/benign.log" || FAIL=1
 echo "== IMDS rule ids per process: attack phase log"
-"${HELPER[@]}" check "$WORK/expect.json" "$WORK/attack.ndjson" attack || FAIL=1
+"${HELPER[@]}" check "$WORK/expect.json" "$WORK/attack.ndjson" attack "$WORK/attack.log" || FAIL=1
 echo "== tripline scan of the trimmed log (only this run's processes, both phases)"
 scan trimmed "$WORK/trimmed.log" 1
-"${HELPER[@]}" check "$WORK/expect.json" "$WORK/trimmed.ndjson" all || FAIL=1
+"${HELPER[@]}" check "$WORK/expect.json" "$WORK/trimmed.ndjson" all "$WORK/trimmed.log" || FAIL=1
 
 if [[ -n ${SAVE_TESTDATA:-} ]]; then
     mkdir -p "$REPO/testdata/e2e"
