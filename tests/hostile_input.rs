@@ -694,6 +694,42 @@ fn open_auditd_events_keep_the_bytes_in_flight_bounded() {
     );
 }
 
+// See: issue 11. The process table capped entries, not bytes: each entry
+// keeps its command line and arguments, which the log writer chooses.
+#[test]
+fn long_command_lines_of_distinct_pids_keep_the_process_table_bounded() {
+    let _serial = serial();
+    const PIDS: u64 = 600;
+    let arg = "B".repeat(256 << 10);
+    let caps = within_memory("process table bytes", 96 * MIB, || {
+        let mut p = AuditdParser::new();
+        let mut events = 0u64;
+        for i in 0..PIDS {
+            let pid = 1000 + i;
+            let lines = [
+                format!(
+                    "type=SYSCALL msg=audit(1700000000.{i:03}:{i}): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid={pid} uid=0 comm=\"x\" exe=\"/usr/bin/x\""
+                ),
+                format!(
+                    "type=EXECVE msg=audit(1700000000.{i:03}:{i}): argc=2 a0=\"x\" a1=\"{arg}\""
+                ),
+                format!("type=EOE msg=audit(1700000000.{i:03}:{i}): "),
+            ];
+            for (j, l) in lines.iter().enumerate() {
+                let loc = Location {
+                    line: i * 3 + j as u64 + 1,
+                    offset: 0,
+                };
+                p.feed(l.as_bytes(), loc, &mut |_| events += 1).unwrap();
+            }
+        }
+        p.flush(&mut |_| events += 1);
+        assert_eq!(events, PIDS);
+        p.cap_stats()
+    });
+    assert!(caps.table_evictions > 0, "{caps:?}");
+}
+
 #[test]
 fn distinct_join_keys_are_evicted_and_counted() {
     let _serial = serial();

@@ -17,9 +17,11 @@
 //!   id from the first time the pid was seen), so that every later event of
 //!   that process, and the exec events of its children, agree on the ids.
 //!
-//! The table holds at most [`MAX_PROCESSES`] entries per parser; beyond that
-//! the least recently used eighth is evicted in one sweep (amortized
-//! O(log n) per insert). An evicted process that shows up again gets a new
+//! The table holds at most [`MAX_PROCESSES`] entries and [`MAX_PROCESS_BYTES`]
+//! bytes (an entry keeps its command line and arguments, which the log
+//! writer controls) per parser; beyond either cap the least recently used
+//! eighth is evicted in one sweep (amortized O(log n) per insert), repeated
+//! until both hold. An evicted process that shows up again gets a new
 //! placeholder id.
 //!
 //! Live mode checkpoints the table ([`ProcTable::snapshot`] /
@@ -33,6 +35,17 @@ use serde::{Deserialize, Serialize};
 
 /// Cap on tracked processes (per parser, i.e. per input stream).
 pub const MAX_PROCESSES: usize = 65_536;
+
+/// Cap on the bytes the tracked processes hold together (per parser), as
+/// [`ProcTable::bytes`] estimates them. 65,536 entries of a few hundred
+/// bytes fit; without it, long command lines (up to the coalescer's 8 MiB
+/// per event) could make the entry cap worth gigabytes (see: issue 11).
+pub const MAX_PROCESS_BYTES: usize = 64 << 20;
+
+/// Estimated bytes per entry besides its strings: the key, the entry, the
+/// `String`/`Vec` headers and the hash table's slot, rounded up for
+/// allocator overhead.
+const ENTRY_OVERHEAD: usize = 256;
 
 /// Entries a [`ProcTable::snapshot`] keeps at most (the most recently used).
 pub const SNAPSHOT_PROCESSES: usize = 4096;
@@ -101,6 +114,26 @@ pub struct Image {
 struct Entry {
     info: ProcInfo,
     used: u64,
+    /// [`entry_bytes`] when last counted.
+    bytes: usize,
+}
+
+/// Estimated memory of one entry (see [`ENTRY_OVERHEAD`]).
+fn entry_bytes(host: &[u8], info: &ProcInfo) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    ENTRY_OVERHEAD
+        + host.len()
+        + info.entity_id.len()
+        + opt(&info.parent_entity_id)
+        + opt(&info.executable)
+        + opt(&info.name)
+        + info
+            .args
+            .iter()
+            .map(|a| a.len() + std::mem::size_of::<String>())
+            .sum::<usize>()
+        + opt(&info.command_line)
+        + opt(&info.working_directory)
 }
 
 /// The table. One per parser (i.e. per input stream).
@@ -108,7 +141,9 @@ struct Entry {
 pub struct ProcTable {
     map: HashMap<(Box<[u8]>, i64), Entry>,
     tick: u64,
-    /// Entries dropped by the [`MAX_PROCESSES`] cap so far.
+    /// Sum of the entries' [`Entry::bytes`].
+    bytes: usize,
+    /// Entries dropped by the [`MAX_PROCESSES`] and [`MAX_PROCESS_BYTES`] caps so far.
     evicted: u64,
 }
 
@@ -191,10 +226,15 @@ impl ProcTable {
         self.map.len()
     }
 
-    /// Entries evicted by the [`MAX_PROCESSES`] cap so far (issue 11:
-    /// bounded tables count what they drop).
+    /// Entries evicted by the [`MAX_PROCESSES`] and [`MAX_PROCESS_BYTES`]
+    /// caps so far (issue 11: bounded tables count what they drop).
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// Estimated bytes held by the entries (at most [`MAX_PROCESS_BYTES`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// True if no process is tracked.
@@ -209,15 +249,30 @@ impl ProcTable {
 
     fn insert(&mut self, host: &[u8], pid: i64, info: ProcInfo) {
         let used = self.touch();
-        self.map
-            .insert((Box::from(host), pid), Entry { info, used });
-        if self.map.len() > MAX_PROCESSES {
+        let bytes = entry_bytes(host, &info);
+        self.bytes += bytes;
+        if let Some(old) = self
+            .map
+            .insert((Box::from(host), pid), Entry { info, used, bytes })
+        {
+            self.bytes -= old.bytes;
+        }
+        // One sweep per insert usually; more when a few entries are huge.
+        while self.map.len() > MAX_PROCESSES || self.bytes > MAX_PROCESS_BYTES {
             let mut ticks: Vec<u64> = self.map.values().map(|e| e.used).collect();
             let cut = ticks.len() / 8;
             let (_, nth, _) = ticks.select_nth_unstable(cut);
             let limit = *nth;
             let before = self.map.len();
-            self.map.retain(|_, e| e.used > limit);
+            let mut freed = 0;
+            self.map.retain(|_, e| {
+                let keep = e.used > limit;
+                if !keep {
+                    freed += e.bytes;
+                }
+                keep
+            });
+            self.bytes -= freed;
             self.evicted += (before - self.map.len()) as u64;
         }
     }
@@ -243,6 +298,9 @@ impl ProcTable {
             if e.info.executable.is_none() && seen.executable.is_some() {
                 e.info.executable = seen.executable.clone();
                 e.info.name = seen.name.clone();
+                let bytes = entry_bytes(host, &e.info);
+                self.bytes = self.bytes - e.bytes + bytes;
+                e.bytes = bytes;
             }
             return e.info.clone();
         }
@@ -456,5 +514,28 @@ mod tests {
         assert!(t.len() <= MAX_PROCESSES);
         // the most recent ones survive
         assert!(t.get(b"h", MAX_PROCESSES as i64 + 99).is_some());
+    }
+
+    // See: issue 11. The entry cap alone let 65,536 long command lines
+    // (attacker-chosen, up to 8 MiB an event) hold gigabytes.
+    #[test]
+    fn bounded_in_bytes() {
+        let mut t = ProcTable::new();
+        let long = "A".repeat(1 << 20);
+        let n = (MAX_PROCESS_BYTES >> 20) as i64 + 36;
+        for pid in 0..n {
+            let image = Image {
+                command_line: Some(long.clone()),
+                ..Image::default()
+            };
+            t.exec(b"h", pid, Some(1), pid, image);
+            assert!(t.bytes() <= MAX_PROCESS_BYTES, "{} bytes", t.bytes());
+            let counted: usize = t.map.values().map(|e| e.bytes).sum();
+            assert_eq!(counted, t.bytes());
+        }
+        assert!(t.evicted() > 0);
+        assert!(t.len() < n as usize);
+        assert!(t.get(b"h", n - 1).is_some(), "the most recent survives");
+        assert!(t.get(b"h", 0).is_none(), "the oldest went first");
     }
 }
