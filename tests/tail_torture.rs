@@ -7,16 +7,12 @@
 // Unix only: the driver kills tripline with SIGKILL and rotates a file that is
 // open for writing (rename over an open file is not possible on Windows).
 //
-// IGNORED, known failure (see: issue 8): about one run in three has one extra
-// alert. The process table is not saved in the checkpoint, so after a kill the
-// connect() of a process whose exec lies before the warm-up window (in the
-// rotated file) carries no command line; the network rule's IMDSv2 carve-out
-// needs it, and fires. PROCTITLE cannot stand in: the kernel cuts it at 128
-// bytes, before the URL. The fix is to checkpoint the live part of the process
-// table. Run it with `cargo test --test tail_torture -- --ignored`.
+// Exactly once needs the checkpoint to carry the process table (a connect whose
+// exec lies in a rotated, since gzipped file keeps its command line and so the
+// network rule's IMDSv2 carve-out) and rotated files to be found again inside
+// their .gz (both issue 8).
 #[cfg(unix)]
 #[test]
-#[ignore = "known failure: process lineage is not checkpointed, one extra alert in ~1/3 runs (issue 8)"]
 fn tail_survives_rotation_and_kill_9_exactly_once() {
     use std::process::Command;
     let python = ["python3", "/usr/bin/python3"]

@@ -29,12 +29,12 @@ use tripline::platform::{self, Signals};
 use tripline::rule::{self, RuleSet};
 use tripline::source::Line;
 use tripline::source::checkpoint::{
-    Checkpoint, CheckpointStore, Emitted, EngineState, FileCheckpoint, OutputMark, alert_key,
-    checkpoint_name,
+    Checkpoint, CheckpointStore, Emitted, EngineState, FileCheckpoint, OutputMark, PathProcs,
+    alert_key, checkpoint_name,
 };
 use tripline::source::follow::{FollowOptions, Follower, Handler, StartAt};
 use tripline_parsers::auditd::AuditdParser;
-use tripline_parsers::auditd::proctable::ProcTable;
+use tripline_parsers::auditd::proctable::{ProcTable, SNAPSHOT_PROCESSES};
 use tripline_parsers::{Event, Format, Location, Parser};
 
 use super::Exit;
@@ -59,25 +59,25 @@ enum LiveParser {
 }
 
 impl LiveParser {
-    fn feed(
-        &mut self,
-        line: &[u8],
-        loc: Location,
-        table: &mut Option<ProcTable>,
-        out: &mut dyn FnMut(Event, u64),
-    ) -> Result<(), tripline_parsers::ParseError> {
+    /// Picks the parser from the first line (or the forced format).
+    fn detect(&mut self, line: &[u8]) {
         if let LiveParser::Undetected(forced) = self {
             let f = forced
                 .or_else(|| Format::detect(line))
                 .unwrap_or(Format::Auditd);
             *self = match f {
-                Format::Auditd => LiveParser::Auditd(Box::new(match table.take() {
-                    Some(t) => AuditdParser::with_process_table(t),
-                    None => AuditdParser::new(),
-                })),
+                Format::Auditd => LiveParser::Auditd(Box::default()),
                 other => LiveParser::Other(other.parser()),
             };
         }
+    }
+
+    fn feed(
+        &mut self,
+        line: &[u8],
+        loc: Location,
+        out: &mut dyn FnMut(Event, u64),
+    ) -> Result<(), tripline_parsers::ParseError> {
         match self {
             LiveParser::Undetected(_) => Ok(()),
             LiveParser::Auditd(p) => p.feed_at(line, loc, out),
@@ -196,8 +196,9 @@ struct Ctx {
     clock_ms: u64,
     /// Newest event time seen (ns), for the engine's `expire`.
     newest_ns: i64,
-    /// Process tables of finished files, by followed path: the next file of
-    /// the same path starts with it, so lineage survives rotation.
+    /// One auditd process table per followed path, shared by its files (the
+    /// rotated ones and the current one: lineage survives rotation) and swapped
+    /// into a file's parser for each call ([`Ctx::swap_table`]). Checkpointed.
     tables: HashMap<String, ProcTable>,
     /// The output mark of the checkpoint we resumed from, while alerts read
     /// back after it still wait to be suppressed: checkpoints keep it, so a
@@ -206,6 +207,19 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// Swaps the path's shared process table into the stream's auditd parser,
+    /// or (called again after the parser call) back out.
+    fn swap_table(&mut self, st: &mut Stream) {
+        if let LiveParser::Auditd(p) = &mut st.parser {
+            if !self.tables.contains_key(&st.name) {
+                self.tables.insert(st.name.clone(), ProcTable::new());
+            }
+            if let Some(t) = self.tables.get_mut(&st.name) {
+                std::mem::swap(p.process_table_mut(), t);
+            }
+        }
+    }
+
     fn bad_record(&mut self, name: &str, loc: Location, msg: &str) {
         self.n.bad_records += 1;
         if self.quiet || self.printed_errors >= ERRORS_PER_STREAM {
@@ -265,9 +279,14 @@ impl Ctx {
     }
 
     fn expire_stream(&mut self, st: &mut Stream, quiet_ms: u64) {
+        if !st.parser.has_pending() {
+            return;
+        }
         let mut evs = std::mem::take(&mut self.events);
+        self.swap_table(st);
         st.parser
             .expire(self.clock_ms, quiet_ms, &mut |ev, o| evs.push((ev, o)));
+        self.swap_table(st);
         self.events = evs;
         if !self.events.is_empty() {
             self.process_events(st);
@@ -291,7 +310,9 @@ impl Ctx {
 
     fn flush_stream(&mut self, st: &mut Stream) {
         let mut evs = std::mem::take(&mut self.events);
+        self.swap_table(st);
         st.parser.flush(&mut |ev, o| evs.push((ev, o)));
+        self.swap_table(st);
         self.events = evs;
         self.process_events(st);
     }
@@ -335,14 +356,11 @@ impl Handler for Ctx {
                 if let LiveParser::Auditd(p) = &mut st.parser {
                     p.set_clock(self.clock_ms);
                 }
+                st.parser.detect(data);
                 let mut evs = std::mem::take(&mut self.events);
-                let mut table = match st.parser {
-                    LiveParser::Undetected(_) => self.tables.remove(&st.name),
-                    _ => None,
-                };
-                let res = st
-                    .parser
-                    .feed(data, loc, &mut table, &mut |ev, o| evs.push((ev, o)));
+                self.swap_table(st);
+                let res = st.parser.feed(data, loc, &mut |ev, o| evs.push((ev, o)));
+                self.swap_table(st);
                 self.events = evs;
                 if let Err(e) = res {
                     let name = st.name.clone();
@@ -357,9 +375,6 @@ impl Handler for Ctx {
 
     fn finish(&mut self, st: &mut Stream) {
         self.flush_stream(st);
-        if let LiveParser::Auditd(p) = &mut st.parser {
-            self.tables.insert(st.name.clone(), p.take_process_table());
-        }
     }
 
     fn pending(&self, st: &Stream) -> Vec<u64> {
@@ -424,6 +439,8 @@ fn open_output(path: Option<&Path>) -> io::Result<Output> {
 
 /// `tripline tail`.
 pub fn tail(args: TailArgs) -> Result<Exit> {
+    // First: a SIGTERM while rules load must still end the run cleanly.
+    let signals = Signals::install().context("installing signal handlers")?;
     let forced = match args.format.as_deref() {
         Some(name) => match Format::from_name(name) {
             Some(f) => Some(f),
@@ -438,7 +455,6 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
             return Ok(Exit::Error);
         }
     };
-    let signals = Signals::install().context("installing signal handlers")?;
     let out = open_output(args.output.as_deref()).with_context(|| {
         format!(
             "cannot open output {:?}",
@@ -510,14 +526,22 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
     } else {
         StartAt::End
     };
+    for saved in ck.procs {
+        if paths.contains(&saved.path) {
+            let table = ProcTable::restore(saved.table);
+            ctx.tables.insert(saved.path.display().to_string(), table);
+        }
+    }
     let mut followers = Vec::new();
     for p in &paths {
         let entries: Vec<FileCheckpoint> =
             ck.files.iter().filter(|e| e.path == *p).cloned().collect();
+        // A restored process table already holds the lineage warm-up would rebuild.
+        let has_table = ctx.tables.contains_key(&p.display().to_string());
         let opts = FollowOptions {
             start,
             max_line: args.max_line,
-            warm_up: args.warm_up,
+            warm_up: if has_table { 0 } else { args.warm_up },
         };
         let (f, notes) = Follower::new(p.clone(), &entries, opts, &mut ctx);
         for n in notes {
@@ -646,6 +670,16 @@ where
         files: followers.iter().flat_map(|f| f.checkpoints(ctx)).collect(),
         output,
         engine: ctx.engine.save_state(),
+        procs: followers
+            .iter()
+            .filter_map(|f| {
+                let t = ctx.tables.get(&f.path().display().to_string())?;
+                (!t.is_empty()).then(|| PathProcs {
+                    path: f.path().to_path_buf(),
+                    table: t.snapshot(SNAPSHOT_PROCESSES),
+                })
+            })
+            .collect(),
         ..Checkpoint::default()
     };
     store

@@ -33,6 +33,10 @@
 //! dance). It carries a [`CHECKPOINT_VERSION`]; an unknown version is refused
 //! with a message instead of being misread.
 //!
+//! The auditd process table of each followed path goes in
+//! [`Checkpoint::procs`] (its most recently used entries): warm-up re-reading
+//! cannot rebuild lineage whose exec is in a rotated file that is gone.
+//!
 //! Engine state (the sequence joiner's open partial sequences) goes in
 //! [`Checkpoint::engine`], an opaque JSON value produced and consumed through
 //! [`EngineState`].
@@ -57,6 +61,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tripline_parsers::auditd::proctable::ProcSnapshot;
 
 use crate::platform;
 
@@ -77,6 +82,21 @@ pub struct Checkpoint {
     pub output: Option<OutputMark>,
     /// Open state of stateful rules (sequence joiner), see [`EngineState`].
     pub engine: Option<Value>,
+    /// The auditd process table of each followed path (bounded, see
+    /// [`ProcSnapshot`]), as of [`FileCheckpoint::hwm`]: lineage survives a
+    /// restart even when the exec that created an entry is in a file that was
+    /// rotated away (and compressed) meanwhile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub procs: Vec<PathProcs>,
+}
+
+/// The process table of one followed path.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PathProcs {
+    /// The followed path.
+    pub path: PathBuf,
+    /// Its table.
+    pub table: ProcSnapshot,
 }
 
 impl Default for Checkpoint {
@@ -86,6 +106,7 @@ impl Default for Checkpoint {
             files: Vec::new(),
             output: None,
             engine: None,
+            procs: Vec::new(),
         }
     }
 }
@@ -149,6 +170,11 @@ pub fn fingerprint(file: &File, max: usize) -> io::Result<(String, u64)> {
     let max = max.min(FINGERPRINT_BYTES);
     let n = platform::read_at(file, &mut buf[..max], 0)?;
     Ok((format!("{:016x}", fnv1a(&buf[..n])), n as u64))
+}
+
+/// The fingerprint (hex) of bytes already read (the start of a decompressed file).
+pub fn fingerprint_bytes(b: &[u8]) -> String {
+    format!("{:016x}", fnv1a(b))
 }
 
 fn fnv1a(b: &[u8]) -> u64 {

@@ -17,6 +17,9 @@
 //!   [`FollowStats::lost_bytes`].
 //! - **delete and re-create**, **a file that appears later**: the new file is
 //!   read from its start.
+//! - **compressed while we were down**: a checkpointed rotated file that is
+//!   gone is looked for among the `.gz` siblings (by the fingerprint of its
+//!   decompressed start) and finished from the decompressed stream.
 //!
 //! What happens to lines is the caller's business: a [`Handler`] gets each
 //! line with its byte offset and holds one state value per open file (a
@@ -41,7 +44,12 @@ use std::time::{Duration, Instant};
 use tripline_parsers::Location;
 
 use crate::source::Line;
-use crate::source::checkpoint::{FINGERPRINT_BYTES, FileCheckpoint, FileIdentity};
+use crate::source::checkpoint::{
+    FINGERPRINT_BYTES, FileCheckpoint, FileIdentity, fingerprint_bytes,
+};
+
+/// A gzip stream read in place of a rotated file.
+type Gz = Box<flate2::read::MultiGzDecoder<File>>;
 
 /// A rotated file is finished once it has not grown for this long.
 pub const ROTATED_GRACE: Duration = Duration::from_secs(1);
@@ -90,6 +98,9 @@ pub struct FollowStats {
 /// One open file being read.
 pub struct TailFile<S> {
     file: File,
+    /// Set when the file is a gzip copy of the one checkpointed: reads come
+    /// from the decompressed stream (offsets are decompressed offsets).
+    gz: Option<Gz>,
     id: FileIdentity,
     /// File offset of the next byte to read.
     read_pos: u64,
@@ -117,6 +128,7 @@ impl<S> TailFile<S> {
         file.seek(SeekFrom::Start(start))?;
         Ok(TailFile {
             file,
+            gz: None,
             id,
             read_pos: start,
             buf: Vec::new(),
@@ -141,6 +153,9 @@ impl<S> TailFile<S> {
 
     /// Bytes in the file not yet read.
     pub fn lag(&self) -> u64 {
+        if self.gz.is_some() {
+            return 0;
+        }
         self.file
             .metadata()
             .map(|m| m.len().saturating_sub(self.read_pos))
@@ -162,7 +177,10 @@ impl<S> TailFile<S> {
         res?;
         if total > 0 {
             self.last_growth = Instant::now();
-            if self.id.fp_len < FINGERPRINT_BYTES as u64 && self.id.fp_len < self.read_pos {
+            if self.gz.is_none()
+                && self.id.fp_len < FINGERPRINT_BYTES as u64
+                && self.id.fp_len < self.read_pos
+            {
                 // The fingerprint grows with a young file until it covers FINGERPRINT_BYTES.
                 self.id = FileIdentity::of(&self.file)?;
             }
@@ -179,9 +197,15 @@ impl<S> TailFile<S> {
         total: &mut usize,
     ) -> io::Result<()> {
         while *total < budget {
-            let n = match self.file.read(chunk) {
+            let res = match &mut self.gz {
+                Some(gz) => gz.read(chunk),
+                None => self.file.read(chunk),
+            };
+            let n = match res {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A corrupt or cut gzip stream ends there (hostile input).
+                Err(_) if self.gz.is_some() => 0,
                 Err(e) => return Err(e),
             };
             if n == 0 {
@@ -243,11 +267,31 @@ impl<S> TailFile<S> {
         Ok(())
     }
 
+    /// A gzip stream (already advanced to `e.resume` by [`find_gz`]) resumed from entry `e`.
+    fn new_at_gz(file: File, gz: Gz, e: &FileCheckpoint, state: S) -> TailFile<S> {
+        TailFile {
+            file,
+            gz: Some(gz),
+            id: e.id.clone(),
+            read_pos: e.resume,
+            buf: Vec::new(),
+            line_no: 0,
+            discarding: None,
+            skip_partial: false,
+            floor_hwm: e.hwm,
+            rotated: true,
+            last_growth: Instant::now(),
+            chunk: Vec::new(),
+            state,
+        }
+    }
+
     /// A file resumed from a checkpoint entry: warm-up from [`WARM_BYTES`] before it.
     fn resumed(file: File, e: &FileCheckpoint, warm: u64, state: S) -> io::Result<TailFile<S>> {
-        let warm = e.resume.saturating_sub(warm);
-        let mut t = TailFile::new(file, e.id.clone(), warm, state)?;
-        t.skip_partial = warm > 0;
+        let start = e.resume.saturating_sub(warm);
+        let mut t = TailFile::new(file, e.id.clone(), start, state)?;
+        // Warm-up starts mid-line; the resume offset itself is a line start.
+        t.skip_partial = start > 0 && start < e.resume;
         t.floor_hwm = e.hwm;
         Ok(t)
     }
@@ -255,9 +299,20 @@ impl<S> TailFile<S> {
     fn checkpoint(&self, path: &Path, pending: Vec<u64>) -> FileCheckpoint {
         let hwm = self.consumed().max(self.floor_hwm);
         let resume = pending.first().copied().unwrap_or(hwm).min(hwm);
+        // A young file's fingerprint covers only what was read: take what is
+        // on disk now, so a restart does not mistake another file that reuses
+        // the inode for it (a short fingerprint matches too much).
+        let id = match self.gz {
+            None if self.id.fp_len < FINGERPRINT_BYTES as u64
+                && self.file.metadata().is_ok_and(|m| m.len() >= self.read_pos) =>
+            {
+                FileIdentity::of(&self.file).unwrap_or_else(|_| self.id.clone())
+            }
+            _ => self.id.clone(),
+        };
         FileCheckpoint {
             path: path.to_path_buf(),
-            id: self.id.clone(),
+            id,
             resume,
             hwm,
             unreleased: pending,
@@ -341,20 +396,12 @@ impl<S> Follower<S> {
                     }
                 }
                 None => {
-                    if std::env::var_os("TRIPLINE_DEBUG_FOLLOW").is_some() {
-                        let sib: Vec<String> = siblings(&f.path)
-                            .iter()
-                            .filter_map(|p| {
-                                let md = std::fs::metadata(p).ok()?;
-                                Some(format!(
-                                    "{} {:?} {}",
-                                    p.display(),
-                                    crate::platform::file_id(&md),
-                                    md.len()
-                                ))
-                            })
-                            .collect();
-                        notes.push(format!("debug: looking for {e:?}; siblings: {sib:?}"));
+                    // Compressed meanwhile (logrotate's compress, or delaycompress one rotation on).
+                    if let Some((file, gz)) = find_gz(&f.path, &e.id, e.resume) {
+                        let mut t = TailFile::new_at_gz(file, gz, e, h.open(&f.path, Some(e)));
+                        t.rotated = true;
+                        f.rotated.push(t);
+                        continue;
                     }
                     f.stats.lost_files += 1;
                     notes.push(format!(
@@ -478,6 +525,7 @@ impl<S> Follower<S> {
                 let id = FileIdentity::of(&copy)?;
                 let mut old = TailFile {
                     file: copy,
+                    gz: None,
                     id,
                     read_pos: cur.read_pos,
                     buf: std::mem::take(&mut cur.buf),
@@ -584,7 +632,8 @@ fn siblings(path: &Path) -> Vec<PathBuf> {
 }
 
 /// A file with `id`: `path` itself or a sibling, by inode first, then by content
-/// (a copy), at least `min_len` bytes long.
+/// (a copy), at least `min_len` bytes long. A file that was empty (no
+/// fingerprint to check) is only found empty: its inode may have been reused.
 pub fn find_file(path: &Path, id: &FileIdentity, min_len: u64) -> Option<File> {
     let mut candidates = vec![path.to_path_buf()];
     candidates.extend(siblings(path));
@@ -593,6 +642,7 @@ pub fn find_file(path: &Path, id: &FileIdentity, min_len: u64) -> Option<File> {
             && md.is_file()
             && id.same_inode(&md)
             && md.len() >= min_len
+            && (id.fp_len > 0 || md.len() == 0)
             && let Ok(f) = File::open(p)
             && id.same_content(&f).unwrap_or(false)
         {
@@ -600,6 +650,47 @@ pub fn find_file(path: &Path, id: &FileIdentity, min_len: u64) -> Option<File> {
         }
     }
     find_copy(path, id, min_len)
+}
+
+/// A `.gz` sibling of `path` whose decompressed start has the fingerprint of
+/// `id` and that holds at least `skip` bytes: the open file and its decoder,
+/// advanced past the first `skip` decompressed bytes.
+pub fn find_gz(path: &Path, id: &FileIdentity, skip: u64) -> Option<(File, Gz)> {
+    if id.fp_len == 0 {
+        return None;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut gzs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+        .collect();
+    gzs.sort();
+    let open = |p: &Path| -> Option<(File, Gz)> {
+        let f = File::open(p).ok()?;
+        let gz = Box::new(flate2::read::MultiGzDecoder::new(f.try_clone().ok()?));
+        Some((f, gz))
+    };
+    for p in gzs {
+        let Some((_, mut gz)) = open(&p) else {
+            continue;
+        };
+        let mut head = vec![0u8; id.fp_len as usize];
+        if gz.read_exact(&mut head).is_err() || fingerprint_bytes(&head) != id.fp {
+            continue;
+        }
+        let Some((f, mut gz)) = open(&p) else {
+            continue;
+        };
+        let skipped = io::copy(&mut (&mut gz).take(skip), &mut io::sink());
+        if skipped.is_ok_and(|n| n == skip) {
+            return Some((f, gz));
+        }
+    }
+    None
 }
 
 /// A sibling of `path` with the same fingerprint as `id`, at least `min_len` bytes long.

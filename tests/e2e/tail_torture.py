@@ -61,7 +61,10 @@ class Writer(threading.Thread):
         super().__init__(daemon=True)
         self.work = work
         self.log = os.path.join(work, "audit.log")
-        self.truth = open(os.path.join(work, "truth.log"), "wb")
+        # Not beside audit.log: its start is the first log file's start, so
+        # tripline would rightly take it for a copy of that file.
+        os.makedirs(os.path.join(work, "truth"), exist_ok=True)
+        self.truth = open(os.path.join(work, "truth", "truth.log"), "wb")
         self.events = events
         self.rate = rate
         self.rotate_every = rotate_every
@@ -228,7 +231,7 @@ def main():
             proc.kill()
             proc.wait()
 
-    truth = os.path.join(work, "truth.log")
+    truth = os.path.join(work, "truth", "truth.log")
     expected_out = os.path.join(work, "expected.ndjson")
     with open(expected_out, "wb") as f:
         subprocess.run([args.tripline, "scan", "-q", "--rules", rules, truth], stdout=f, check=False)
