@@ -113,6 +113,28 @@ impl InputArgs {
     }
 }
 
+/// Checks an `-o SPEC` given on the command line: an Elasticsearch URL
+/// carrying credentials (`user:pass@`, `api_key=`) is refused, since every
+/// local user can read a process's arguments (`ps`, /proc/PID/cmdline) and
+/// they end up in shell history. The same URL is accepted from the config
+/// file. Other errors in the spec are left to the sink's own parser.
+///
+/// # Errors
+/// The spec carries credentials.
+pub fn output_arg(spec: &str) -> Result<String, String> {
+    if let Ok(tripline::sink::OutputSpec::Elastic(t)) = tripline::sink::OutputSpec::parse(spec)
+        && t.has_credentials()
+    {
+        return Err(format!(
+            "{}: credentials on the command line are visible to every user (ps); \
+             set TRIPLINE_ES_API_KEY, or TRIPLINE_ES_USERNAME and TRIPLINE_ES_PASSWORD, \
+             or put the URL in the config file",
+            tripline::sink::elastic::redact(spec)
+        ));
+    }
+    Ok(spec.to_string())
+}
+
 /// `tripline scan`
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -139,9 +161,12 @@ pub struct ScanArgs {
 
     /// Where alerts go (repeatable): `-` (NDJSON on stdout), a file path (NDJSON),
     /// `pretty` or `pretty:PATH` (human view), `syslog+udp://HOST:PORT`,
-    /// `syslog+tcp://HOST:PORT` or `syslog+unix:///dev/log`. Default: the human view
-    /// when stdout is a terminal, NDJSON otherwise.
-    #[arg(short, long = "output", value_name = "SPEC", help_heading = "Output")]
+    /// `syslog+tcp://HOST:PORT`, `syslog+unix:///dev/log`,
+    /// `es+http://HOST:PORT/INDEX` or `es+https://HOST:PORT/INDEX[?ca=FILE]`
+    /// (Elasticsearch; credentials from TRIPLINE_ES_API_KEY or
+    /// TRIPLINE_ES_USERNAME/TRIPLINE_ES_PASSWORD, or the config file). Default: the
+    /// human view when stdout is a terminal, NDJSON otherwise.
+    #[arg(short, long = "output", value_name = "SPEC", help_heading = "Output", value_parser = output_arg)]
     pub outputs: Vec<String>,
 
     /// Syslog facility for syslog outputs (auth, authpriv, daemon, local0..local7, ...) [default: auth].

@@ -272,7 +272,17 @@ pub fn open_sinks(specs: &[String], facility: &str, color: &str) -> Result<Multi
                 let color = color_for(path.is_none());
                 Box::new(PrettySink::new(open_output_named(path.as_deref())?, color))
             }
-            OutputSpec::Elastic(t) => Box::new(ElasticSink::new(t)),
+            OutputSpec::Elastic(t) => {
+                let shown = tripline::sink::elastic::redact(spec);
+                let es = ElasticSink::open(t)
+                    .with_context(|| format!("cannot set up output {shown}"))?;
+                if es.sends_credentials_in_clear() {
+                    eprintln!(
+                        "tripline: warning: output {shown}: credentials are sent in clear text over http:// to a remote host; use es+https://"
+                    );
+                }
+                Box::new(es)
+            }
             OutputSpec::Syslog(t) => Box::new(
                 SyslogSink::new(t.clone(), facility)
                     .with_context(|| format!("cannot reach syslog output {spec}"))?,

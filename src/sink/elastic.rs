@@ -12,18 +12,38 @@
 //!   429 or 5xx are sent again (only those); other failed items (a 400 mapping
 //!   error, say) cannot succeed by retrying: they are counted in
 //!   [`ElasticSink::rejected`] and reported on stderr with the reason.
+//! - A failure that retrying cannot fix (the server's certificate is untrusted
+//!   or for another name, TLS cannot be set up) is returned at once.
 //! - Nothing is acknowledged before the bulk response says so: `flush` returns
 //!   only when every buffered document was accepted (201/200) or rejected for
 //!   good; when retries are exhausted it returns an error and keeps the documents.
 //!
-//! Only plain `http://` is spoken here (no TLS yet): put Elasticsearch behind a
-//! local TLS-terminating proxy or use syslog for remote shipping.
-//! Credentials: `user:password@` in the URL (Basic), or an API key in the
-//! environment variable `TRIPLINE_ES_API_KEY` (`Authorization: ApiKey …`).
+//! # Transport
+//!
+//! `http://` or `https://`. HTTPS is TLS 1.2/1.3 through rustls (the `ring`
+//! provider); the server certificate is verified against the system's trust
+//! store (`rustls-native-certs`: the OS store on Windows and macOS, the
+//! distribution's CA bundle on Linux; `SSL_CERT_FILE`/`SSL_CERT_DIR` override it),
+//! or, with `?ca=FILE`, against the PEM certificate(s) in FILE only (a
+//! private cluster CA). There is no option to skip verification.
+//!
+//! # Credentials
+//!
+//! An API key (`Authorization: ApiKey …`) wins over Basic auth. Looked up per
+//! output: `?api_key=KEY` or `user:password@` in the URL, which the command
+//! line refuses (`ps` shows it to every user: see `cli::output_arg`) so it can only come from the
+//! configuration file; then the environment: `TRIPLINE_ES_API_KEY`, or
+//! `TRIPLINE_ES_USERNAME` and `TRIPLINE_ES_PASSWORD`. Credentials never appear
+//! in error messages or `Debug` output.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -46,7 +66,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_RESPONSE: u64 = 64 << 20;
 
 /// Where the documents go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ElasticTarget {
     /// `host:port`.
     pub addr: String,
@@ -54,24 +74,53 @@ pub struct ElasticTarget {
     pub index: String,
     /// `user:password` for Basic auth.
     pub basic: Option<String>,
+    /// `https://`: TLS, the server certificate verified.
+    pub tls: bool,
+    /// `?ca=FILE`: PEM CA certificate(s) trusted instead of the system's roots.
+    pub ca: Option<PathBuf>,
+    /// `?api_key=KEY`: the API key (`Authorization: ApiKey KEY`).
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for ElasticTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hide = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ElasticTarget")
+            .field("addr", &self.addr)
+            .field("index", &self.index)
+            .field("basic", &hide(&self.basic))
+            .field("tls", &self.tls)
+            .field("ca", &self.ca)
+            .field("api_key", &hide(&self.api_key))
+            .finish()
+    }
 }
 
 impl ElasticTarget {
-    /// Parses `http://[user:pass@]host:port/index` (the part after `elasticsearch+` or `es+`).
+    /// Parses `http[s]://[user:pass@]host:port/index[?ca=FILE&api_key=KEY]`
+    /// (the part after `elasticsearch+` or `es+`). Query values are
+    /// percent-decoded.
     ///
     /// # Errors
-    /// Not `http://`, no port, or no index.
+    /// Not `http://` or `https://`, no port, no index, an unknown parameter, or
+    /// `ca=` without `https://`. The message never quotes the credentials.
     pub fn parse(url: &str) -> Result<ElasticTarget, String> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            format!("{url}: only http:// is supported (no TLS yet; see the README)")
-        })?;
+        let shown = redact(url);
+        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!("{shown}: expected http:// or https://"));
+        };
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, index) = rest
             .split_once('/')
-            .ok_or_else(|| format!("{url}: expected http://HOST:PORT/INDEX"))?;
+            .ok_or_else(|| format!("{shown}: expected http[s]://HOST:PORT/INDEX"))?;
         let index = index.trim_end_matches('/');
         if index.is_empty() || index.contains('/') {
             return Err(format!(
-                "{url}: expected one index or data stream name after the host"
+                "{shown}: expected one index or data stream name after the host"
             ));
         }
         let (basic, hostport) = match authority.rsplit_once('@') {
@@ -80,13 +129,182 @@ impl ElasticTarget {
         };
         match hostport.rsplit_once(':') {
             Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {}
-            _ => return Err(format!("{url}: expected HOST:PORT")),
+            _ => return Err(format!("{shown}: expected HOST:PORT")),
+        }
+        let (mut ca, mut api_key) = (None, None);
+        for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let v = percent_decode(v).ok_or_else(|| format!("{shown}: bad %-escape in {k}="))?;
+            match k {
+                "ca" if !v.is_empty() => ca = Some(PathBuf::from(v)),
+                "api_key" if !v.is_empty() => api_key = Some(v),
+                "ca" | "api_key" => return Err(format!("{shown}: {k}= needs a value")),
+                _ => {
+                    return Err(format!(
+                        "{shown}: unknown parameter {k:?} (ca=FILE, api_key=KEY)"
+                    ));
+                }
+            }
+        }
+        if ca.is_some() && !tls {
+            return Err(format!("{shown}: ca= needs https://"));
         }
         Ok(ElasticTarget {
             addr: hostport.to_string(),
             index: index.to_string(),
             basic,
+            tls,
+            ca,
+            api_key,
         })
+    }
+
+    /// True if the URL itself carries a secret (`user:pass@` or `api_key=`).
+    pub fn has_credentials(&self) -> bool {
+        self.basic.is_some() || self.api_key.is_some()
+    }
+
+    /// The host part of `addr`, without brackets around an IPv6 address.
+    fn host(&self) -> &str {
+        let h = self.addr.rsplit_once(':').map_or(&*self.addr, |(h, _)| h);
+        h.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(h)
+    }
+}
+
+/// The URL with `user:pass@` and an `api_key=` value replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let rest = match rest.split_once('/') {
+        Some((auth, path)) => match auth.rsplit_once('@') {
+            Some((_, hp)) => format!("***@{hp}/{path}"),
+            None => rest.to_string(),
+        },
+        None => match rest.rsplit_once('@') {
+            Some((_, hp)) => format!("***@{hp}"),
+            None => rest.to_string(),
+        },
+    };
+    let mut out = if scheme.is_empty() {
+        rest
+    } else {
+        format!("{scheme}://{rest}")
+    };
+    if let Some(q) = query {
+        let q: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some(("api_key", _)) => "api_key=***".to_string(),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&q.join("&"));
+    }
+    out
+}
+
+/// `%XX` decoding (UTF-8); None on a bad escape.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The rustls client configuration: roots from `ca` (PEM) or the system store.
+///
+/// # Errors
+/// The CA file cannot be read or holds no certificate, or the system store has none.
+pub fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(p) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(p)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| format!("CA file {}: {e}", p.display()))?;
+            if certs.is_empty() {
+                return Err(format!("CA file {}: no PEM certificate in it", p.display()));
+            }
+            for c in certs {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("CA file {}: {e}", p.display()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _unparsable) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+                return Err(format!(
+                    "no trusted root certificate in the system store{}; give the cluster's CA with ?ca=FILE",
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", why.join("; "))
+                    }
+                ));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// A connection: plain TCP or TLS over it.
+trait Conn: Read + Write {}
+impl<T: Read + Write> Conn for T {}
+
+/// Why a bulk request got no usable answer.
+enum Failure {
+    /// Worth another attempt after a backoff (connection refused, 429, 5xx, a cut response).
+    Retry(String),
+    /// Cannot succeed by retrying: the server's certificate is not trusted or
+    /// not for this host, TLS cannot be set up, the peer cannot speak our TLS.
+    Fatal(String),
+}
+
+impl Failure {
+    fn of(e: std::io::Error) -> Failure {
+        use rustls::Error as T;
+        let fatal = e.kind() == std::io::ErrorKind::InvalidInput
+            || e.get_ref()
+                .and_then(|i| i.downcast_ref::<T>())
+                .is_some_and(|t| {
+                    matches!(
+                        t,
+                        T::InvalidCertificate(_)
+                            | T::NoCertificatesPresented
+                            | T::UnsupportedNameType
+                            | T::PeerIncompatible(_)
+                    )
+                });
+        if fatal {
+            Failure::Fatal(e.to_string())
+        } else {
+            Failure::Retry(e.to_string())
+        }
     }
 }
 
@@ -100,6 +318,9 @@ struct Response {
 pub struct ElasticSink {
     target: ElasticTarget,
     api_key: Option<String>,
+    basic: Option<String>,
+    /// For `https://`: the client configuration, or why it could not be made.
+    tls: Option<Result<Arc<rustls::ClientConfig>, String>>,
     pending: Vec<String>,
     pending_bytes: usize,
     /// Documents Elasticsearch accepted.
@@ -113,12 +334,24 @@ pub struct ElasticSink {
 
 impl ElasticSink {
     /// A sink for `target`; nothing is sent until the first batch fills or `flush`.
+    /// A TLS setup error (unreadable `ca=` file) surfaces at the first send;
+    /// [`ElasticSink::open`] reports it at once.
     pub fn new(target: ElasticTarget) -> ElasticSink {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let api_key = target
+            .api_key
+            .clone()
+            .or_else(|| env("TRIPLINE_ES_API_KEY"));
+        let basic = target.basic.clone().or_else(|| {
+            env("TRIPLINE_ES_USERNAME")
+                .map(|u| format!("{u}:{}", env("TRIPLINE_ES_PASSWORD").unwrap_or_default()))
+        });
+        let tls = target.tls.then(|| tls_config(target.ca.as_deref()));
         ElasticSink {
             target,
-            api_key: std::env::var("TRIPLINE_ES_API_KEY")
-                .ok()
-                .filter(|k| !k.is_empty()),
+            api_key,
+            basic,
+            tls,
             pending: Vec::new(),
             pending_bytes: 0,
             accepted: 0,
@@ -126,6 +359,31 @@ impl ElasticSink {
             retries: 0,
             backoff: FIRST_BACKOFF,
         }
+    }
+
+    /// [`ElasticSink::new`], failing now if TLS cannot be set up (an
+    /// unreadable or empty `ca=` file, no system roots).
+    ///
+    /// # Errors
+    /// The TLS setup error, naming the CA file.
+    pub fn open(target: ElasticTarget) -> Result<ElasticSink, SinkError> {
+        let sink = ElasticSink::new(target);
+        if let Some(Err(e)) = &sink.tls {
+            return Err(SinkError::Io(std::io::Error::other(e.clone())));
+        }
+        Ok(sink)
+    }
+
+    /// True when credentials would cross the network in clear text: plain
+    /// `http://` with credentials to a host that is not loopback.
+    pub fn sends_credentials_in_clear(&self) -> bool {
+        let loopback = self.target.host() == "localhost"
+            || self
+                .target
+                .host()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        !self.target.tls && !loopback && (self.api_key.is_some() || self.basic.is_some())
     }
 
     /// Uses `d` as the first retry delay (tests use a short one).
@@ -141,9 +399,29 @@ impl ElasticSink {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
-        let mut s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-        s.set_read_timeout(Some(TIMEOUT))?;
-        s.set_write_timeout(Some(TIMEOUT))?;
+        let tcp = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+        tcp.set_read_timeout(Some(TIMEOUT))?;
+        tcp.set_write_timeout(Some(TIMEOUT))?;
+        let mut s: Box<dyn Conn> = match &self.tls {
+            None => Box::new(tcp),
+            Some(Err(e)) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    e.clone(),
+                ));
+            }
+            Some(Ok(cfg)) => {
+                let name = ServerName::try_from(self.target.host().to_string()).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("TLS server name: {e}"),
+                    )
+                })?;
+                let conn = rustls::ClientConnection::new(Arc::clone(cfg), name)
+                    .map_err(std::io::Error::other)?;
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+        };
         let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
         gz.write_all(body)?;
         let body = gz.finish()?;
@@ -156,7 +434,7 @@ impl ElasticSink {
         );
         if let Some(k) = &self.api_key {
             head.push_str(&format!("Authorization: ApiKey {k}\r\n"));
-        } else if let Some(b) = &self.target.basic {
+        } else if let Some(b) = &self.basic {
             head.push_str(&format!(
                 "Authorization: Basic {}\r\n",
                 base64(b.as_bytes())
@@ -170,7 +448,7 @@ impl ElasticSink {
     }
 
     /// Sends `docs` (NDJSON document lines); returns the ones to retry.
-    fn send_once(&mut self, docs: &[String]) -> Result<Vec<String>, String> {
+    fn send_once(&mut self, docs: &[String]) -> Result<Vec<String>, Failure> {
         let mut body = String::new();
         let action = json!({"create": {"_index": self.target.index}}).to_string();
         for d in docs {
@@ -179,9 +457,9 @@ impl ElasticSink {
             body.push_str(d);
             body.push('\n');
         }
-        let resp = self.post(body.as_bytes()).map_err(|e| e.to_string())?;
+        let resp = self.post(body.as_bytes()).map_err(Failure::of)?;
         if resp.status == 429 || resp.status >= 500 {
-            return Err(format!("HTTP {}", resp.status));
+            return Err(Failure::Retry(format!("HTTP {}", resp.status)));
         }
         if resp.status != 200 {
             // The whole request is wrong (bad index name, auth): retrying cannot help.
@@ -193,15 +471,15 @@ impl ElasticSink {
             );
             return Ok(Vec::new());
         }
-        let v: Value =
-            serde_json::from_slice(&resp.body).map_err(|e| format!("bad bulk response: {e}"))?;
+        let v: Value = serde_json::from_slice(&resp.body)
+            .map_err(|e| Failure::Retry(format!("bad bulk response: {e}")))?;
         let items = v["items"].as_array().cloned().unwrap_or_default();
         if items.len() != docs.len() {
-            return Err(format!(
+            return Err(Failure::Retry(format!(
                 "bulk response has {} items for {} documents",
                 items.len(),
                 docs.len()
-            ));
+            )));
         }
         let mut retry = Vec::new();
         for (doc, item) in docs.iter().zip(items) {
@@ -244,11 +522,17 @@ impl ElasticSink {
                     }
                     todo = retry;
                 }
-                Err(e) if attempt < MAX_ATTEMPTS => {
-                    self.retries += 1;
-                    let _ = e;
+                Err(Failure::Fatal(e)) => {
+                    self.pending_bytes = todo.iter().map(String::len).sum();
+                    self.pending = todo;
+                    return Err(SinkError::Io(std::io::Error::other(format!(
+                        "elasticsearch bulk failed (not retried: retrying cannot help): {e}"
+                    ))));
                 }
-                Err(e) => {
+                Err(Failure::Retry(_)) if attempt < MAX_ATTEMPTS => {
+                    self.retries += 1;
+                }
+                Err(Failure::Retry(e)) => {
                     self.pending_bytes = todo.iter().map(String::len).sum();
                     self.pending = todo;
                     return Err(SinkError::Io(std::io::Error::other(format!(
@@ -382,12 +666,63 @@ mod tests {
             Ok(ElasticTarget {
                 addr: "127.0.0.1:9200".into(),
                 index: "logs-tripline.alerts-default".into(),
-                basic: Some("elastic:secret".into())
+                basic: Some("elastic:secret".into()),
+                tls: false,
+                ca: None,
+                api_key: None,
             })
         );
-        assert!(ElasticTarget::parse("https://h:9200/i").is_err());
+        assert_eq!(
+            ElasticTarget::parse("https://[::1]:9200/alerts?ca=/etc/es%20ca.pem&api_key=a%3Db"),
+            Ok(ElasticTarget {
+                addr: "[::1]:9200".into(),
+                index: "alerts".into(),
+                basic: None,
+                tls: true,
+                ca: Some("/etc/es ca.pem".into()),
+                api_key: Some("a=b".into()),
+            })
+        );
+        assert_eq!(
+            ElasticTarget::parse("https://[::1]:9200/alerts")
+                .unwrap()
+                .host(),
+            "::1"
+        );
+        assert!(ElasticTarget::parse("http://h:9200/i?ca=x.pem").is_err());
+        assert!(ElasticTarget::parse("https://h:9200/i?verify=no").is_err());
+        assert!(ElasticTarget::parse("https://h:9200/i?ca=").is_err());
+        assert!(ElasticTarget::parse("https://h:9200/i?api_key=%zz").is_err());
+        assert!(ElasticTarget::parse("ftp://h:9200/i").is_err());
         assert!(ElasticTarget::parse("http://h:9200/").is_err());
         assert!(ElasticTarget::parse("http://h/i").is_err());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_messages() {
+        let url = "https://elastic:hunter2@h:9200/i?api_key=sekrit&x=1";
+        let err = ElasticTarget::parse(url).unwrap_err();
+        assert!(!err.contains("hunter2") && !err.contains("sekrit"), "{err}");
+        assert_eq!(redact(url), "https://***@h:9200/i?api_key=***&x=1");
+        let t = ElasticTarget::parse("https://elastic:hunter2@h:9200/i?api_key=sekrit").unwrap();
+        let dbg = format!("{t:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains("sekrit"), "{dbg}");
+        assert!(t.has_credentials());
+    }
+
+    #[test]
+    fn a_bad_ca_file_fails_at_open() {
+        let t = ElasticTarget::parse("https://127.0.0.1:9200/i?ca=/nonexistent/ca.pem").unwrap();
+        let err = ElasticSink::open(t).err().expect("an error").to_string();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+        let empty =
+            std::env::temp_dir().join(format!("tripline-empty-ca-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let t = ElasticTarget::parse(&format!("https://127.0.0.1:9200/i?ca={}", empty.display()))
+            .unwrap();
+        let err = ElasticSink::open(t).err().expect("an error").to_string();
+        let _ = std::fs::remove_file(&empty);
+        assert!(err.contains("no PEM certificate"), "{err}");
     }
 
     #[test]

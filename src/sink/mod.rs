@@ -10,7 +10,8 @@
 //! | `syslog+udp://HOST:PORT` | RFC 5424 over UDP ([`syslog`]) |
 //! | `syslog+tcp://HOST:PORT` | RFC 5424 over TCP, octet-counted framing |
 //! | `syslog+unix:///dev/log` | RFC 5424 to a unix datagram socket (unix only) |
-//! | `elasticsearch+http://[USER:PASS@]HOST:PORT/INDEX` (or `es+http://…`) | Elasticsearch `_bulk` ([`elastic`]) |
+//! | `elasticsearch+http://HOST:PORT/INDEX` (or `es+http://…`) | Elasticsearch `_bulk` ([`elastic`]) |
+//! | `es+https://HOST:PORT/INDEX[?ca=FILE]` | the same over TLS (rustls), the server verified against the system's roots or FILE |
 
 pub mod elastic;
 pub mod pretty;
@@ -215,7 +216,11 @@ mod tests {
             OutputSpec::parse("es+http://127.0.0.1:9200/alerts"),
             Ok(OutputSpec::Elastic(_))
         ));
-        assert!(OutputSpec::parse("elasticsearch+https://h:9200/alerts").is_err());
+        assert!(matches!(
+            OutputSpec::parse("elasticsearch+https://h:9200/alerts?ca=ca.pem"),
+            Ok(OutputSpec::Elastic(t)) if t.tls && t.ca.is_some()
+        ));
+        assert!(OutputSpec::parse("es+ftp://h:9200/alerts").is_err());
         assert!(OutputSpec::parse("syslog+udp://nohost").is_err());
         assert!(OutputSpec::parse("syslog+smoke://x:1").is_err());
         assert!(OutputSpec::parse("syslog+unix://relative").is_err());
