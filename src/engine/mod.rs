@@ -147,7 +147,23 @@ impl Engine {
         shared: Option<&Arc<Event>>,
         out: &mut dyn FnMut(Alert),
     ) {
-        let mut copy: Option<Arc<Event>> = shared.cloned();
+        let copy = self.single_inner(event, shared.cloned(), out);
+        self.stateful_inner(event, copy.as_ref(), out);
+    }
+
+    /// The first half of [`Engine::process_shared`]: the single-event rules
+    /// only. Which of them matched is kept until the next call ([`Engine::last_hits`]).
+    pub fn process_single(&mut self, event: &Arc<Event>, out: &mut dyn FnMut(Alert)) {
+        self.single_inner(event, Some(Arc::clone(event)), out);
+    }
+
+    /// The single-event rules; returns the shared copy of the event if one was made.
+    fn single_inner(
+        &mut self,
+        event: &Event,
+        mut copy: Option<Arc<Event>>,
+        out: &mut dyn FnMut(Alert),
+    ) -> Option<Arc<Event>> {
         self.stats.events += 1;
         self.stats.possible += self.singles.len() as u64;
         match (&self.prefilter, self.mode) {
@@ -184,17 +200,75 @@ impl Engine {
                 }
             }
         }
+        copy
+    }
+
+    /// The stateful rules see `event` with the results of the last single-event evaluation.
+    fn stateful_inner(
+        &mut self,
+        event: &Event,
+        copy: Option<&Arc<Event>>,
+        out: &mut dyn FnMut(Alert),
+    ) {
         if !self.stateful.is_empty() {
             let alerts = &mut self.stats.alerts;
             let mut push = |a| {
                 *alerts += 1;
                 out(a)
             };
-            match &copy {
+            match copy {
                 Some(ev) => self.stateful.observe_shared(ev, &self.hits, &mut push),
                 None => self.stateful.observe(event, &self.hits, &mut push),
             }
         }
+    }
+
+    /// True when the rule set has sequence or count rules.
+    pub fn has_stateful(&self) -> bool {
+        !self.stateful.is_empty()
+    }
+
+    /// The single-event rules (indices, ascending) that matched the event of
+    /// the last [`Engine::process_single`], into `into`.
+    pub fn last_hits(&self, into: &mut Vec<u32>) {
+        into.clear();
+        into.extend(
+            self.candidates
+                .iter()
+                .copied()
+                .filter(|&i| self.hits[i as usize]),
+        );
+    }
+
+    /// The second half of [`Engine::process_shared`] for an event whose
+    /// single-event rules another engine over the same rules evaluated
+    /// (parallel scans): `hits` are its [`Engine::last_hits`].
+    pub fn process_stateful(
+        &mut self,
+        event: &Arc<Event>,
+        hits: &[u32],
+        out: &mut dyn FnMut(Alert),
+    ) {
+        if self.stateful.is_empty() {
+            return;
+        }
+        self.hits.fill(false);
+        for &i in hits {
+            if let Some(h) = self.hits.get_mut(i as usize) {
+                *h = true;
+            }
+        }
+        self.stateful_inner(event, Some(event), out);
+    }
+
+    /// Adds another engine's per-event counters (parallel scans: the workers'
+    /// single-event work) to this one's.
+    pub fn add_counts(&mut self, other: &EngineStats) {
+        self.stats.events += other.events;
+        self.stats.evaluations += other.evaluations;
+        self.stats.confirmed += other.confirmed;
+        self.stats.possible += other.possible;
+        self.stats.alerts += other.alerts;
     }
 
     /// Moves event time to `now` (ns since the epoch) when no event came:
