@@ -358,7 +358,7 @@ pub enum StrKind {
     Contains,
     /// Any value at all (a lone `*`); the field must be present.
     Any,
-    /// A glob with `*`/`?` inside (compiled to an anchored regex).
+    /// A glob with `*`/`?` inside (`*`-only globs by substring search, others as an anchored regex).
     Glob,
 }
 
@@ -384,8 +384,96 @@ pub struct StrMatch {
     pub cased: bool,
     /// For non-glob kinds: the literal, lowercased when case-insensitive.
     needle: String,
-    /// The glob (or a non-ASCII case-insensitive literal), compiled once.
+    /// A glob of literals and `*` only, matched by substring search (lowercased
+    /// pieces when case-insensitive; only built when they are ASCII).
+    star: Option<StarGlob>,
+    /// The other globs (with `?`, or non-ASCII case-insensitive literals) and
+    /// non-ASCII case-insensitive literals, compiled once.
     regex: Option<Regex>,
+    /// The regex cannot match an ASCII text (a character of the pattern has no
+    /// ASCII case variant): ASCII texts, the common case, skip the regex.
+    ascii_never: bool,
+}
+
+/// A glob made of literals and `*`: `prefix*mid*mid*suffix`, any of them
+/// possibly empty. Matched without a regex: the prefix and suffix in place,
+/// then each middle piece at its leftmost occurrence after the previous one
+/// (leftmost is never worse for `*`-only globs, so this is exact).
+#[derive(Debug, Clone)]
+struct StarGlob {
+    prefix: Vec<u8>,
+    mids: Vec<Vec<u8>>,
+    suffix: Vec<u8>,
+}
+
+impl StarGlob {
+    /// `None` unless `parts` (normalised) has no `?` and, when case-insensitive,
+    /// only ASCII literals.
+    fn new(parts: &[GlobPart], cased: bool) -> Option<StarGlob> {
+        let mut lits = Vec::new();
+        for p in parts {
+            match p {
+                GlobPart::One => return None,
+                GlobPart::Lit(s) if s.chars().any(|c| folds_unicode(c, cased)) => return None,
+                GlobPart::Lit(s) => lits.push(if cased {
+                    s.as_bytes().to_vec()
+                } else {
+                    s.to_ascii_lowercase().into_bytes()
+                }),
+                GlobPart::Star => {}
+            }
+        }
+        let starts_lit = matches!(parts.first(), Some(GlobPart::Lit(_)));
+        let ends_lit = matches!(parts.last(), Some(GlobPart::Lit(_)));
+        let prefix = if starts_lit {
+            lits.remove(0)
+        } else {
+            Vec::new()
+        };
+        let suffix = match (ends_lit, lits.pop()) {
+            (true, Some(l)) => l,
+            (true, None) => return None, // a lone literal: not a glob
+            (false, l) => {
+                lits.extend(l);
+                Vec::new()
+            }
+        };
+        Some(StarGlob {
+            prefix,
+            mids: lits,
+            suffix,
+        })
+    }
+
+    fn is_match(&self, hay: &[u8], cased: bool) -> bool {
+        let eq = |a: &[u8], b: &[u8]| {
+            if cased {
+                a == b
+            } else {
+                a.eq_ignore_ascii_case(b)
+            }
+        };
+        let (p, s) = (self.prefix.len(), self.suffix.len());
+        if hay.len() < p + s
+            || !eq(&hay[..p], &self.prefix)
+            || !eq(&hay[hay.len() - s..], &self.suffix)
+        {
+            return false;
+        }
+        let mut rest = &hay[p..hay.len() - s];
+        for m in &self.mids {
+            let found = if cased {
+                memchr::memmem::find(rest, m)
+            } else {
+                find_ascii_ci(rest, m)
+            };
+            match found {
+                Some(i) => rest = &rest[i + m.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
 }
 
 impl StrMatch {
@@ -423,7 +511,15 @@ impl StrMatch {
             (k, Some(l)) => (k, l),
             (_, None) => (StrKind::Glob, String::new()),
         };
-        let needs_regex = kind == StrKind::Glob || (!cased && !lit.is_ascii());
+        let star = if kind == StrKind::Glob {
+            StarGlob::new(&norm, cased)
+        } else {
+            None
+        };
+        // Only non-ASCII letters need the regex's Unicode case folding: every
+        // other character matches itself (see `push_lit`).
+        let needs_regex = (kind == StrKind::Glob && star.is_none())
+            || (kind != StrKind::Glob && lit.chars().any(|c| folds_unicode(c, cased)));
         let regex = if needs_regex {
             let mut re = String::from("(?s)");
             let anchored_start = !matches!(kind, StrKind::Suffix | StrKind::Contains);
@@ -454,13 +550,16 @@ impl StrMatch {
         } else {
             None
         };
-        let needle = if cased { lit } else { lit.to_lowercase() };
+        let ascii_never = regex.is_some() && needs_non_ascii(&norm, cased);
+        let needle = if cased { lit } else { lit.to_ascii_lowercase() };
         Ok(StrMatch {
             kind,
             parts: norm,
             cased,
             needle,
+            star,
             regex,
+            ascii_never,
         })
     }
 
@@ -494,8 +593,11 @@ impl StrMatch {
 
     /// Matches one string value.
     pub fn is_match(&self, hay: &str) -> bool {
+        if let Some(g) = &self.star {
+            return g.is_match(hay.as_bytes(), self.cased);
+        }
         if let Some(re) = &self.regex {
-            return re.is_match(hay);
+            return !(self.ascii_never && hay.is_ascii()) && re.is_match(hay);
         }
         let (h, n) = (hay.as_bytes(), self.needle.as_bytes());
         let eq = |a: &[u8], b: &[u8]| {
@@ -516,34 +618,62 @@ impl StrMatch {
                 } else if self.cased {
                     memchr::memmem::find(h, n).is_some()
                 } else {
-                    contains_ascii_ci(h, n)
+                    find_ascii_ci(h, n).is_some()
                 }
             }
-            // Globs always carry a regex.
+            // Globs always carry a star glob or a regex.
             StrKind::Glob => false,
         }
     }
 }
 
-/// ASCII case-insensitive substring search for a lowercase `needle`: memchr2
-/// finds candidate starts (the first byte in either case), then one compare.
-fn contains_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
+/// ASCII case-insensitive substring search for a lowercase `needle` (the
+/// position of its leftmost occurrence): memchr2 finds candidate starts (the
+/// first byte in either case), then one compare.
+fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let Some(&first) = needle.first() else {
-        return true;
+        return Some(0);
     };
     let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
     let mut pos = 0;
     while let Some(i) = memchr::memchr2(lo, up, &hay[pos..]) {
         let start = pos + i;
-        let Some(w) = hay.get(start..start + needle.len()) else {
-            return false;
-        };
+        let w = hay.get(start..start + needle.len())?;
         if w.eq_ignore_ascii_case(needle) {
-            return true;
+            return Some(start);
         }
         pos = start + 1;
     }
-    false
+    None
+}
+
+/// True when `c` in a case-insensitive pattern needs Unicode case folding (a
+/// non-ASCII letter); every other character matches only itself or, for
+/// ASCII letters, its ASCII case variant.
+pub fn folds_unicode(c: char, cased: bool) -> bool {
+    !cased && !c.is_ascii() && c.is_alphabetic()
+}
+
+/// True when some character every match must contain (a literal of `parts`)
+/// cannot be ASCII: a non-ASCII character matched exactly, or a non-ASCII
+/// letter none of whose case variants is ASCII (not the Kelvin sign, say).
+fn needs_non_ascii(parts: &[GlobPart], cased: bool) -> bool {
+    let mut buf = [0u8; 4];
+    parts.iter().any(|p| match p {
+        GlobPart::Lit(s) => s.chars().any(|c| {
+            if c.is_ascii() {
+                return false;
+            }
+            if !folds_unicode(c, cased) {
+                return true;
+            }
+            let re = format!("^(?i:{})$", regex::escape(c.encode_utf8(&mut buf)));
+            regex::Regex::new(&re).is_ok_and(|re| {
+                !(0u8..128).any(|b| re.is_match(std::str::from_utf8(&[b]).unwrap_or("")))
+            })
+        }),
+        _ => false,
+    })
 }
 
 /// Appends the literal `s` to a regex. Case-insensitive matching is ASCII
@@ -810,6 +940,73 @@ mod tests {
         let m = StrMatch::new(glob("**"), false).unwrap();
         assert_eq!(m.kind, StrKind::Any);
         assert!(m.is_match(""));
+    }
+
+    /// The `*`-only glob matcher against the regex it replaces, on every
+    /// pattern and text over a small alphabet (exhaustive up to short lengths).
+    #[test]
+    fn star_glob_agrees_with_regex() {
+        let alpha = ['a', 'B', '\\', '.', 'é'];
+        let mut words = vec![String::new()];
+        for len in 1..=4 {
+            let mut next = Vec::new();
+            for w in words.iter().filter(|w| w.chars().count() == len - 1) {
+                for c in alpha {
+                    next.push(format!("{w}{c}"));
+                }
+            }
+            words.extend(next);
+        }
+        let mut pats = Vec::new();
+        for w in words.iter().filter(|w| w.chars().count() <= 3) {
+            // Every way of putting stars between the characters of `w`.
+            let chars: Vec<char> = w.chars().collect();
+            for mask in 0..(1u32 << (chars.len() + 1)) {
+                let mut p = String::new();
+                for (i, c) in chars.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        p.push('*');
+                    }
+                    p.push(*c);
+                }
+                if mask & (1 << chars.len()) != 0 {
+                    p.push('*');
+                }
+                pats.push(p);
+            }
+        }
+        let mut checked = 0;
+        for cased in [false, true] {
+            for p in &pats {
+                let m = StrMatch::new(glob(p), cased).unwrap();
+                if m.kind != StrKind::Glob {
+                    continue;
+                }
+                let mut re = String::from("(?s)^");
+                for c in p.chars() {
+                    match c {
+                        '*' => re.push_str(".*"),
+                        c => push_lit(&mut re, &c.to_string(), cased),
+                    }
+                }
+                re.push('$');
+                let re = Regex::new(&re).unwrap();
+                for w in &words {
+                    assert_eq!(
+                        m.is_match(w),
+                        re.is_match(w),
+                        "{p:?} cased={cased} on {w:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+        // The star matcher is used where it can be; `?` and case-folded non-ASCII stay regexes.
+        assert!(StrMatch::new(glob("a*b*c"), false).unwrap().star.is_some());
+        assert!(StrMatch::new(glob("a*b?c"), false).unwrap().star.is_none());
+        assert!(StrMatch::new(glob("a*é*c"), false).unwrap().star.is_none());
+        assert!(StrMatch::new(glob("a*é*c"), true).unwrap().star.is_some());
     }
 
     #[test]
