@@ -22,13 +22,23 @@
 //!
 //! - A string predicate (equality, prefix, suffix, contains, glob) needs each
 //!   of its literal pieces on its field (AND). Under case-insensitive matching
-//!   only the ASCII runs of a piece count: the matcher folds non-ASCII letters
-//!   the Unicode way, which may turn them into ASCII (`K` Kelvin sign vs `k`).
+//!   a piece is cut at its non-ASCII letters: the matcher folds those the
+//!   Unicode way, which may turn them into ASCII (`K` Kelvin sign vs `k`);
+//!   every other character (ASCII, and non-ASCII non-letters such as emoji or
+//!   U+202E) matches itself up to ASCII case, so it stays in the fragment.
 //!   Pieces shorter than [`MIN_FRAGMENT`] bytes are "always possible".
 //! - `and` is AND, `or` and `n of` are OR (at least one must hold).
 //! - `not`, regexes, CIDRs, numbers, booleans, `null`, `exists`, `fieldref`
 //!   and time parts are "always possible" (`true`): they carry no literal the
 //!   event must contain.
+//! - EQL event queries (`Expr::Eql`) the same way, over the compiled EQL: the
+//!   category is a fragment on `event.category`; `and`/`or` as above; a field
+//!   predicate (`:`/`like` wildcards, `==` a string, `in` strings) needs its
+//!   literal on its field, since EQL field predicates are false on a missing
+//!   field; everything else (`not`, `!=`, `not in`, regexes, functions,
+//!   arithmetic, numbers) is `true`. `==` and `in` may compare with Unicode
+//!   lowercasing, so their literals are also cut at `k` and `i`
+//!   ([`fragments_of_folded`]). EQL sequences are stateful rules: not here.
 //! - Windash, base64offset and placeholder expansions are separate values, so
 //!   they come out as OR of their alternatives.
 //!
@@ -62,7 +72,11 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::Value;
 use tripline_parsers::{Event, FieldValue, ecs::FieldRef};
 
-use crate::rule::ir::{Expr, Predicate, Test};
+use crate::rule::eql::EventFilter as EqlFilter;
+use crate::rule::eql::ast::CmpOp;
+use crate::rule::eql::compile::{CExpr, Pattern};
+use crate::rule::eql::value::Value as EqlValue;
+use crate::rule::ir::{Expr, Predicate, StrMatch, Test, folds_unicode};
 use crate::rule::{RuleKind, RuleSet};
 
 /// Literal pieces shorter than this (in bytes) are not worth looking for.
@@ -214,7 +228,11 @@ impl Builder {
     /// The necessary condition of `e` (see the module docs).
     fn need(&mut self, e: &Expr) -> Need {
         match e {
-            Expr::Const(_) | Expr::Not(_) | Expr::Eql(_) => Need::True,
+            Expr::Const(_) | Expr::Not(_) => Need::True,
+            Expr::Eql(q) => match q.as_event() {
+                Some(f) => self.eql_filter(f),
+                None => Need::True,
+            },
             Expr::And(v) => {
                 let v = v.iter().map(|e| self.need(e)).collect();
                 Need::and(v)
@@ -242,15 +260,107 @@ impl Builder {
         let Test::Str(m) = &p.test else {
             return Need::True;
         };
+        // Keyed by the event field: a `base[].inner` path is covered by
+        // scanning all of `base` (see `push_json`).
+        self.str_match(&p.field.base, m)
+    }
+
+    /// Every literal piece of `m` on `field`.
+    fn str_match(&mut self, field: &FieldRef, m: &StrMatch) -> Need {
         let mut all = Vec::new();
         for lit in m.literals() {
             for piece in fragments_of(lit, m.cased) {
-                // Keyed by the event field: a `base[].inner` path is covered by
-                // scanning all of `base` (see `push_json`).
-                all.push(Need::Frag(self.frag(&p.field.base, piece)));
+                all.push(Need::Frag(self.frag(field, piece)));
             }
         }
         Need::and(all)
+    }
+
+    /// A string literal the value of `field` equals (EQL `==`, `in`),
+    /// compared exactly or with Unicode lowercasing: see [`fragments_of_folded`].
+    fn equal_text(&mut self, field: &FieldRef, lit: &str) -> Need {
+        let t = lit.trim();
+        // `port == "80"` holds for 80 and "080": numbers are not text.
+        if t.parse::<f64>().is_ok()
+            || t.eq_ignore_ascii_case("true")
+            || t.eq_ignore_ascii_case("false")
+        {
+            return Need::True;
+        }
+        let all = fragments_of_folded(lit)
+            .into_iter()
+            .map(|piece| Need::Frag(self.frag(field, piece)))
+            .collect();
+        Need::and(all)
+    }
+
+    /// A compiled EQL event query (see the module docs on EQL).
+    fn eql_filter(&mut self, f: &EqlFilter) -> Need {
+        let category = match &f.category {
+            Some(c) => self.equal_text(&FieldRef::resolve("event.category"), c),
+            None => Need::True,
+        };
+        let cond = self.eql(&f.condition);
+        Need::and(vec![category, cond])
+    }
+
+    fn eql(&mut self, e: &CExpr) -> Need {
+        let field = |e: &CExpr| match e {
+            CExpr::Field(f) => Some(f.base.clone()),
+            _ => None,
+        };
+        match e {
+            CExpr::And(v) => {
+                let v = v.iter().map(|e| self.eql(e)).collect();
+                Need::and(v)
+            }
+            CExpr::Or(v) => {
+                let v = v.iter().map(|e| self.eql(e)).collect();
+                Need::or(v)
+            }
+            // Field predicates are false on a missing field (compile.rs, "Null semantics").
+            CExpr::Match {
+                lhs,
+                pats,
+                query: true,
+            } => match field(lhs) {
+                Some(f) => {
+                    let alts = pats
+                        .iter()
+                        .map(|p| match p {
+                            Pattern::Glob(m) => self.str_match(&f, m),
+                            Pattern::Regex(_) => Need::True,
+                        })
+                        .collect();
+                    Need::or(alts)
+                }
+                None => Need::True,
+            },
+            CExpr::Cmp {
+                op: CmpOp::Eq,
+                lhs,
+                rhs,
+                query: true,
+            } => match (field(lhs), &**rhs) {
+                (Some(f), CExpr::Const(EqlValue::Str(s))) => self.equal_text(&f, s),
+                _ => Need::True,
+            },
+            CExpr::InSet {
+                lhs,
+                set,
+                negated: false,
+                query: true,
+            } => match (field(lhs), set.strings()) {
+                (Some(f), Some(strs)) if !strs.is_empty() => {
+                    let alts = strs.iter().map(|s| self.equal_text(&f, s)).collect();
+                    Need::or(alts)
+                }
+                _ => Need::True,
+            },
+            // `not`, functions, arithmetic, field-to-field comparisons, `!=`,
+            // `not in`, null tests: no literal the event must contain.
+            _ => Need::True,
+        }
     }
 }
 
@@ -264,9 +374,24 @@ fn fragments_of(lit: &str, cased: bool) -> Vec<String> {
             Vec::new()
         };
     }
-    lit.split(|c: char| !c.is_ascii())
+    lit.split(|c: char| folds_unicode(c, cased))
         .filter(|s| s.len() >= MIN_FRAGMENT)
         .map(lower)
+        .collect()
+}
+
+/// The pieces of a literal an equal text must contain when the comparison
+/// may fold case the Unicode way (EQL's `in~`, `==` on folded sets): as
+/// [`fragments_of`] case-insensitively, and also cut at `k` and `i`, the only
+/// ASCII letters a non-ASCII character lowercases to (U+212A Kelvin sign to
+/// `k`, U+0130 to `i` + U+0307), so no fragment asks for text the event
+/// may spell otherwise.
+fn fragments_of_folded(lit: &str) -> Vec<String> {
+    fragments_of(lit, false)
+        .iter()
+        .flat_map(|f| f.split(['k', 'i']))
+        .filter(|s| s.len() >= MIN_FRAGMENT)
+        .map(str::to_string)
         .collect()
 }
 
@@ -574,7 +699,110 @@ mod tests {
         assert_eq!(fragments_of("Curl", false), vec!["curl"]);
         assert_eq!(fragments_of("ab\u{212A}cd", false), vec!["ab", "cd"]);
         assert_eq!(fragments_of("ab\u{212A}cd", true), vec!["ab\u{212A}cd"]);
+        // Non-letters match themselves: an emoji or U+202E is a fragment.
+        assert_eq!(fragments_of("\u{1F600}", false), vec!["\u{1F600}"]);
+        assert_eq!(fragments_of("A\u{202E}b", false), vec!["a\u{202E}b"]);
+        assert_eq!(fragments_of("\u{430}x", false), Vec::<String>::new());
         assert!(fragments_of("x", false).is_empty());
+    }
+
+    /// EQL event queries go through the prefilter; on events built to tempt
+    /// it (case, the Kelvin sign, numbers as text, missing fields) the
+    /// candidates always include every rule that matches.
+    #[test]
+    fn eql_queries_are_prefiltered_without_false_negatives() {
+        use std::sync::Arc;
+
+        use crate::rule::RuleMeta;
+        use crate::rule::ir::{Detection, Rule};
+        let queries = [
+            r#"process where process.name : "curl*" and process.args : "*169.254.169.254*""#,
+            r#"process where process.name == "curl""#,
+            r#"process where process.name in~ ("wget", "kubectl")"#,
+            r#"process where process.name in ("wget", "KUBECTL")"#,
+            r#"network where destination.port == "080""#,
+            r#"network where destination.port in ("80", "443")"#,
+            r#"any where process.name : "python*" or process.executable like~ "*/PERL""#,
+            r#"process where not process.name : "bash" and process.name != "sh""#,
+            r#"process where process.name regex~ "cu.l""#,
+        ];
+        let mut rules = Vec::new();
+        for (i, q) in queries.iter().enumerate() {
+            let c = crate::rule::eql::compile(q).expect(q);
+            rules.push(Rule {
+                meta: Arc::new(RuleMeta {
+                    id: format!("q{i}"),
+                    ..RuleMeta::default()
+                }),
+                kind: RuleKind::Single(Detection {
+                    filter: Expr::Const(true),
+                    condition: Expr::Eql(Arc::new(c)),
+                }),
+            });
+        }
+        let set = RuleSet::from_rules(rules);
+        let p = Prefilter::new(&set);
+        let names = [
+            "curl",
+            "CURL",
+            "wget",
+            "\u{212A}ubectl",
+            "kubectl",
+            "python3",
+            "bash",
+            "sh",
+            "cuRl",
+        ];
+        let mut events = Vec::new();
+        for cat in ["process", "network"] {
+            for name in names {
+                for port in [80, 443, 8080] {
+                    events.push(Event::from_json(&serde_json::json!({
+                        "event": {"category": [cat]},
+                        "process": {
+                            "name": name,
+                            "executable": format!("/usr/bin/{name}"),
+                            "args": [name, "http://169.254.169.254/latest"],
+                        },
+                        "destination": {"port": port},
+                    })));
+                }
+            }
+        }
+        events.push(Event::from_json(
+            &serde_json::json!({"event": {"category": ["process"]}}),
+        ));
+        let mut s = p.scratch();
+        let mut out = Vec::new();
+        let mut matched = 0;
+        let mut skipped = 0;
+        for ev in &events {
+            p.candidates(ev, &mut s, &mut out);
+            for (i, r) in set.rules().iter().enumerate() {
+                let RuleKind::Single(d) = &r.kind else {
+                    continue;
+                };
+                let hit = crate::engine::matcher::matches(d, ev);
+                matched += usize::from(hit);
+                let candidate = out.contains(&(i as u32));
+                skipped += usize::from(!candidate);
+                assert!(
+                    !hit || candidate,
+                    "{} matches {ev:?} but is no candidate",
+                    queries[i]
+                );
+            }
+        }
+        assert!(matched > 20, "{matched}");
+        // The prefilter does narrow: most (rule, event) pairs are not candidates.
+        assert!(skipped > events.len() * queries.len() / 2, "{skipped}");
+        // `not`/`!=` and regexes carry no literal, but their category does.
+        assert_eq!(p.always_count(), 0);
+        assert!(
+            p.explain(7).contains("event.category~\"process\""),
+            "{}",
+            p.explain(7)
+        );
     }
 
     #[test]

@@ -170,6 +170,12 @@ pub struct LitSet {
 }
 
 impl LitSet {
+    /// The set's literals when all are strings (lowercased when `in~`);
+    /// `None` when it also holds numbers or booleans.
+    pub fn strings(&self) -> Option<&[String]> {
+        self.others.is_empty().then_some(self.strs.as_slice())
+    }
+
     fn contains(&self, x: Scalar<'_>) -> bool {
         if let Scalar::Str(s) = x {
             let hit = if let Some(h) = &self.hashed {
