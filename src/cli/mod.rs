@@ -159,6 +159,11 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Rules")]
     pub no_prefilter: bool,
 
+    /// Inputs read and matched in parallel by this many threads (multi-file
+    /// scans; alerts come out in the same order as with 1) [default: the number of cores].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), help_heading = "Performance")]
+    pub jobs: Option<u16>,
+
     /// Where alerts go (repeatable): `-` (NDJSON on stdout), a file path (NDJSON),
     /// `pretty` or `pretty:PATH` (human view), `syslog+udp://HOST:PORT`,
     /// `syslog+tcp://HOST:PORT`, `syslog+unix:///dev/log`,

@@ -1,6 +1,7 @@
 //! One module per subcommand, and the one place that maps outcomes to exit codes.
 
 pub mod check;
+pub mod jobs;
 pub mod scan;
 pub mod tail;
 

@@ -138,12 +138,25 @@ fn human_bytes(b: u64) -> String {
     }
 }
 
-/// Reads every input, calling `on_event` for the events that pass the
-/// --since/--until/--host filter; returns the stats and whether an input failed.
+/// What [`read_all`] does with the inputs.
+enum Work<'a> {
+    /// Calls this on every event that passes --since/--until/--host, one input after the other.
+    Events(&'a mut dyn FnMut(tripline::Event) -> Result<()>),
+    /// Runs `engine` over the events, the inputs on `jobs` threads when there
+    /// are several (see [`super::jobs`]); alerts to `on_alert` in input order.
+    Scan {
+        jobs: usize,
+        engine: &'a mut Engine,
+        options: &'a EngineOptions,
+        on_alert: &'a mut dyn FnMut(tripline::alert::Alert) -> Result<()>,
+    },
+}
+
+/// Reads every input (see [`Work`]); returns the stats and whether an input failed.
 fn read_all(
     args: &InputArgs,
     progress: &std::cell::RefCell<Progress>,
-    on_event: &mut dyn FnMut(tripline::Event) -> Result<()>,
+    work: Work<'_>,
 ) -> Result<(ReadStats, bool)> {
     let filter = args.filter()?;
     let mut filtered = 0u64;
@@ -154,11 +167,10 @@ fn read_all(
         eprintln!("tripline: {}", escape(&e.to_string()));
         stats.input_errors += 1;
     }
-    let mut reporter = ErrorReporter::new(ERRORS_PER_INPUT, args.quiet);
     let format = forced_format(args);
-    let mut sink_error: Option<anyhow::Error> = None;
     let mut unrecognized = 0u64;
-    for (i, input) in inputs.iter().enumerate() {
+    let start_input = |i: usize| {
+        let input = &inputs[i];
         let size = match input {
             tripline::source::Input::File { path, .. } => {
                 std::fs::metadata(path).ok().map(|m| m.len())
@@ -168,43 +180,111 @@ fn read_all(
         progress
             .borrow_mut()
             .start(i, inputs.len(), &input.display_name(), size);
-        let position = std::sync::Arc::clone(&progress.borrow().position);
-        let res = read_input_tracked(
-            input,
-            format,
-            args.max_line,
-            &mut stats,
-            &mut reporter,
-            &position,
+    };
+    // The end of one input, whichever way it was read.
+    let mut end_input =
+        |input: &tripline::source::Input, res: Result<(), InputFailure>, stats: &mut ReadStats| {
+            if let Err(InputFailure::Unrecognized) = res
+                && !input.is_explicit()
+            {
+                unrecognized += 1;
+                return;
+            }
+            if let Err(e) = res {
+                failed = true;
+                stats.input_errors += 1;
+                eprintln!("tripline: {}: {}", escape(&input.display_name()), e);
+            }
+        };
+    let mut sequential = |on_event: &mut dyn FnMut(tripline::Event) -> Result<()>,
+                          stats: &mut ReadStats,
+                          filtered: &mut u64|
+     -> Result<()> {
+        let mut reporter = ErrorReporter::new(ERRORS_PER_INPUT, args.quiet);
+        let mut sink_error: Option<anyhow::Error> = None;
+        for (i, input) in inputs.iter().enumerate() {
+            start_input(i);
+            let position = std::sync::Arc::clone(&progress.borrow().position);
+            let res = read_input_tracked(
+                input,
+                format,
+                args.max_line,
+                stats,
+                &mut reporter,
+                &position,
+                &mut |ev| {
+                    progress.borrow_mut().tick();
+                    if !filter.keep(&ev) {
+                        *filtered += 1;
+                        return;
+                    }
+                    if sink_error.is_none()
+                        && let Err(e) = on_event(ev)
+                    {
+                        sink_error = Some(e);
+                    }
+                },
+            );
+            progress.borrow_mut().end_file();
+            if let Some(e) = sink_error.take() {
+                progress.borrow_mut().clear();
+                return Err(e);
+            }
+            end_input(input, res, stats);
+        }
+        Ok(())
+    };
+    match work {
+        Work::Events(on_event) => sequential(on_event, &mut stats, &mut filtered)?,
+        Work::Scan {
+            jobs,
+            engine,
+            options,
+            on_alert,
+        } if jobs > 1 && inputs.len() > 1 => {
+            let plan = super::jobs::ReadPlan {
+                inputs: &inputs,
+                format,
+                max_line: args.max_line,
+                filter: &filter,
+                errors_per_input: ERRORS_PER_INPUT,
+                quiet: args.quiet,
+            };
+            let res = super::jobs::scan(
+                &plan,
+                jobs,
+                engine,
+                options,
+                &mut |i| start_input(i),
+                &mut |a| {
+                    progress.borrow_mut().tick();
+                    on_alert(a)
+                },
+                &mut |i, outcome| {
+                    progress.borrow_mut().end_file();
+                    add_stats(&mut stats, &outcome.stats);
+                    filtered += outcome.filtered;
+                    end_input(&inputs[i], outcome.result, &mut stats);
+                },
+            );
+            if res.is_err() {
+                progress.borrow_mut().clear();
+            }
+            res?;
+        }
+        Work::Scan {
+            engine, on_alert, ..
+        } => sequential(
             &mut |ev| {
-                progress.borrow_mut().tick();
-                if !filter.keep(&ev) {
-                    filtered += 1;
-                    return;
-                }
-                if sink_error.is_none()
-                    && let Err(e) = on_event(ev)
-                {
-                    sink_error = Some(e);
-                }
+                // Shared: alerts and stateful rules keep a reference, not a copy.
+                let ev = std::sync::Arc::new(ev);
+                let mut pending = Vec::new();
+                engine.process_shared(&ev, &mut |a| pending.push(a));
+                pending.into_iter().try_for_each(&mut *on_alert)
             },
-        );
-        progress.borrow_mut().end_file();
-        if let Some(e) = sink_error.take() {
-            progress.borrow_mut().clear();
-            return Err(e);
-        }
-        if let Err(InputFailure::Unrecognized) = res
-            && !input.is_explicit()
-        {
-            unrecognized += 1;
-            continue;
-        }
-        if let Err(e) = res {
-            failed = true;
-            stats.input_errors += 1;
-            eprintln!("tripline: {}: {}", escape(&input.display_name()), e);
-        }
+            &mut stats,
+            &mut filtered,
+        )?,
     }
     progress.borrow_mut().clear();
     if !filter.is_empty() && !args.quiet {
@@ -216,6 +296,16 @@ fn read_all(
         );
     }
     Ok((stats, failed))
+}
+
+/// Adds one input's counters to the run's.
+fn add_stats(total: &mut ReadStats, s: &ReadStats) {
+    total.inputs += s.inputs;
+    total.input_errors += s.input_errors;
+    total.records += s.records;
+    total.events += s.events;
+    total.bad_records += s.bad_records;
+    total.bytes += s.bytes;
 }
 
 fn summary_line(stats: &ReadStats) -> String {
@@ -350,9 +440,6 @@ fn state_line(engine: &Engine) -> Option<String> {
     ))
 }
 
-/// Where the engine puts alerts (`Engine::process`, `Engine::flush`).
-type AlertOut<'a> = &'a mut dyn FnMut(tripline::alert::Alert);
-
 /// `tripline scan`.
 pub fn scan(mut args: ScanArgs) -> Result<Exit> {
     let (cfg, cfg_path) = crate::cli::config::load(args.config.as_deref())?;
@@ -398,17 +485,15 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
         return Ok(Exit::Error);
     }
     let rule_count = report.rules.len();
-    let mut engine = Engine::with_options(
-        report.rules,
-        EngineOptions {
-            prefilter: if args.no_prefilter {
-                PrefilterMode::Off
-            } else {
-                PrefilterMode::On
-            },
-            ..EngineOptions::default()
+    let options = EngineOptions {
+        prefilter: if args.no_prefilter {
+            PrefilterMode::Off
+        } else {
+            PrefilterMode::On
         },
-    );
+        ..EngineOptions::default()
+    };
+    let mut engine = Engine::with_options(report.rules, options.clone());
     let mut allowlist = match &args.allowlist {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -461,19 +546,23 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
         sink.alert(&a)?;
         Ok(())
     };
+    let (stats, failed) = read_all(
+        &args.input,
+        &progress,
+        Work::Scan {
+            jobs: args
+                .jobs
+                .map_or_else(super::jobs::default_jobs, usize::from),
+            engine: &mut engine,
+            options: &options,
+            on_alert: &mut |a| push(a, &mut sink),
+        },
+    )?;
     // The engine emits into a callback that cannot fail; alerts are collected
     // first, then pushed (a sink error stops the run).
-    let mut emit = |run: &mut dyn FnMut(AlertOut), sink: &mut MultiSink| -> Result<()> {
-        let mut pending = Vec::new();
-        run(&mut |a| pending.push(a));
-        pending.into_iter().try_for_each(|a| push(a, sink))
-    };
-    let (stats, failed) = read_all(&args.input, &progress, &mut |ev| {
-        // Shared: alerts and stateful rules keep a reference, not a copy.
-        let ev = std::sync::Arc::new(ev);
-        emit(&mut |out| engine.process_shared(&ev, out), &mut sink)
-    })?;
-    emit(&mut |out| engine.flush(out), &mut sink)?;
+    let mut pending = Vec::new();
+    engine.flush(&mut |a| pending.push(a));
+    pending.into_iter().try_for_each(|a| push(a, &mut sink))?;
     sink.finish()?;
     if !args.input.quiet {
         eprintln!(
@@ -531,16 +620,20 @@ pub fn convert(args: ConvertArgs) -> Result<Exit> {
     let mut out = open_output_named(args.output.as_deref())?;
     let progress = std::cell::RefCell::new(Progress::new(args.input.quiet));
     let mut line = Vec::with_capacity(16 << 10);
-    let (stats, failed) = read_all(&args.input, &progress, &mut |ev| {
-        line.clear();
-        ev.write_json(&mut line);
-        line.push(b'\n');
-        out.write_all(&line)?;
-        if line.capacity() > 1 << 20 {
-            line = Vec::with_capacity(16 << 10);
-        }
-        Ok(())
-    })?;
+    let (stats, failed) = read_all(
+        &args.input,
+        &progress,
+        Work::Events(&mut |ev| {
+            line.clear();
+            ev.write_json(&mut line);
+            line.push(b'\n');
+            out.write_all(&line)?;
+            if line.capacity() > 1 << 20 {
+                line = Vec::with_capacity(16 << 10);
+            }
+            Ok(())
+        }),
+    )?;
     out.flush()?;
     if !args.input.quiet {
         eprintln!("tripline: converted {}", summary_line(&stats));
