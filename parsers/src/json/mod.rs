@@ -156,13 +156,10 @@ const WINLOGBEAT_KEEP: &[&str] = &[
 /// shipper mapped) where the Windows mapping left them empty.
 fn overlay(doc: &Value, ev: &mut Event) {
     let mut flat = Vec::new();
-    shapes::flatten("", doc, &mut flat);
+    shapes::flatten_kept("", doc, WINLOGBEAT_KEEP, &mut flat);
     for (path, v) in flat {
-        let keep = WINLOGBEAT_KEEP
-            .iter()
-            .any(|k| path == *k || (k.ends_with('.') && path.starts_with(k)));
         let non_ecs = path == "host.os.build";
-        if !keep || non_ecs || ev.get(&path).is_some() {
+        if non_ecs || ev.get(&path).is_some() {
             continue;
         }
         if !ev.set_path(&path, &v) {

@@ -500,6 +500,37 @@ fn sysmon_message_fields(msg: &str) -> Vec<(String, String)> {
 
 /// Flattens a JSON object into `(dotted path, leaf)` pairs (arrays are leaves).
 pub fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    flatten_where(prefix, v, &|_| true, &|_| true, out);
+}
+
+/// [`flatten`] restricted to the paths `keep` names: `path == k`, or `k`
+/// ends with `.` and is a prefix of the path. Subtrees that cannot hold such
+/// a path are not walked and nothing outside them is cloned (a Winlogbeat
+/// document's `winlog` object, most of it, is skipped whole).
+pub fn flatten_kept(prefix: &str, v: &Value, keep: &[&str], out: &mut Vec<(String, Value)>) {
+    let kept = |p: &str| {
+        keep.iter()
+            .any(|k| p == *k || (k.ends_with('.') && p.starts_with(k)))
+    };
+    // Some kept path lies at or below `p`.
+    let may_hold = |p: &str| {
+        keep.iter().any(|k| {
+            p == *k
+                || k.strip_prefix(p).is_some_and(|rest| rest.starts_with('.'))
+                || (k.ends_with('.') && p.starts_with(k))
+        })
+    };
+    flatten_where(prefix, v, &may_hold, &kept, out);
+}
+
+/// The leaves below the object members whose path passes `walk`, those whose path passes `leaf`.
+fn flatten_where(
+    prefix: &str,
+    v: &Value,
+    walk: &dyn Fn(&str) -> bool,
+    leaf: &dyn Fn(&str) -> bool,
+    out: &mut Vec<(String, Value)>,
+) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {
@@ -508,11 +539,17 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
                 } else {
                     format!("{prefix}.{k}")
                 };
-                flatten(&p, x, out);
+                if walk(&p) {
+                    flatten_where(&p, x, walk, leaf, out);
+                }
             }
         }
         _ if prefix.is_empty() => {}
-        other => out.push((prefix.to_string(), other.clone())),
+        other => {
+            if leaf(prefix) {
+                out.push((prefix.to_string(), other.clone()));
+            }
+        }
     }
 }
 
@@ -528,6 +565,39 @@ pub fn keys(doc: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn flatten_kept_is_flatten_filtered() {
+        let doc = json!({
+            "winlog": {"event_data": {"Image": "x"}, "channel": "c"},
+            "host": {"os": {"name": "w", "build": "1"}, "hostname": "h", "name": "n"},
+            "process": {"pid": 4, "parent": {"name": "p"}},
+            "agent": {"id": "a", "hostname": "ah"},
+            "tags": ["t"],
+            "log": {"level": "info", "file": {"path": "/x"}},
+        });
+        let keep = [
+            "agent.id",
+            "host.hostname",
+            "host.os.",
+            "log.level",
+            "tags",
+            "process.",
+        ];
+        let mut all = Vec::new();
+        flatten("", &doc, &mut all);
+        let expected: Vec<_> = all
+            .into_iter()
+            .filter(|(p, _)| {
+                keep.iter()
+                    .any(|k| p == k || (k.ends_with('.') && p.starts_with(k)))
+            })
+            .collect();
+        let mut got = Vec::new();
+        flatten_kept("", &doc, &keep, &mut got);
+        assert_eq!(got, expected);
+        assert_eq!(got.len(), 8, "{got:?}");
+    }
 
     #[test]
     fn flat_2019_pid_from_message() {
