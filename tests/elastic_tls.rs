@@ -43,17 +43,18 @@ fn serve_tls(cfg: Arc<rustls::ServerConfig>) -> (SocketAddr, Arc<Mutex<Vec<Reque
             let conn = rustls::ServerConnection::new(Arc::clone(&cfg)).unwrap();
             let tls = rustls::StreamOwned::new(conn, tcp);
             // A client that rejects our certificate ends the handshake: an error here.
-            if let Ok(req) = handle(tls) {
-                log.lock().unwrap().push(req);
-            }
+            let _ = handle(tls, &log);
         }
     });
     (addr, seen)
 }
 
+/// Reads one bulk request, logs it, then answers (logged first: the client may
+/// exit, and the test look, as soon as the answer is read).
 fn handle(
     tls: rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>,
-) -> std::io::Result<Request> {
+    log: &Mutex<Vec<Request>>,
+) -> std::io::Result<()> {
     let mut r = BufReader::new(tls);
     let mut line = String::new();
     r.read_line(&mut line)?;
@@ -94,6 +95,10 @@ fn handle(
     let items: Vec<Value> = (0..docs.len())
         .map(|i| json!({"create": {"_index": "tripline-alerts", "_id": i.to_string(), "status": 201}}))
         .collect();
+    log.lock().unwrap().push(Request {
+        authorization,
+        docs,
+    });
     let body = json!({"took": 1, "errors": false, "items": items}).to_string();
     let tls = r.get_mut();
     write!(
@@ -103,11 +108,7 @@ fn handle(
     )?;
     tls.flush()?;
     tls.conn.send_close_notify();
-    tls.flush()?;
-    Ok(Request {
-        authorization,
-        docs,
-    })
+    tls.flush()
 }
 
 struct Pki {
@@ -203,6 +204,20 @@ fn expected_alerts(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Checks that the server stored exactly `want`, in order (a short message, not two dumps).
+fn assert_stored(seen: &Mutex<Vec<Request>>, want: &[Value]) {
+    let got = stored(seen);
+    assert_eq!(got.len(), want.len(), "documents stored vs alerts");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g == w,
+            "document {i} differs: {} vs {}",
+            g["message"],
+            w["message"]
+        );
+    }
+}
+
 fn stored(seen: &Mutex<Vec<Request>>) -> Vec<Value> {
     seen.lock()
         .unwrap()
@@ -231,7 +246,7 @@ fn https_bulk_with_verified_certificates_and_credentials() {
             assert_eq!(r.authorization, Some(format!("ApiKey {api_key}")));
         }
     }
-    assert_eq!(stored(&seen), want, "every alert, in order, once");
+    assert_stored(&seen, &want);
     seen.lock().unwrap().clear();
 
     // 2. The system store (SSL_CERT_FILE), Basic auth from the environment.
@@ -253,7 +268,7 @@ fn https_bulk_with_verified_certificates_and_credentials() {
             .iter()
             .all(|r| r.authorization.as_deref() == Some(basic))
     );
-    assert_eq!(stored(&seen), want);
+    assert_stored(&seen, &want);
     seen.lock().unwrap().clear();
 
     // 3. Credentials in the URL are accepted from the config file.
@@ -278,7 +293,7 @@ fn https_bulk_with_verified_certificates_and_credentials() {
             .iter()
             .all(|r| r.authorization.as_deref() == Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ=="))
     );
-    assert_eq!(stored(&seen), want);
+    assert_stored(&seen, &want);
     seen.lock().unwrap().clear();
 
     // 4. ... and refused on the command line, without echoing the password in our message.
