@@ -250,3 +250,61 @@ fn garbage_is_not_evtx() {
     fake.resize(4096 + 65536, 0xff);
     let _ = read_bytes(fake);
 }
+
+/// Every rendered record of `bytes`, as the reader renders them.
+fn rendered(bytes: Vec<u8>) -> Vec<Vec<u8>> {
+    let settings = evtx::ParserSettings::default()
+        .num_threads(1)
+        .indent(false)
+        .separate_json_attributes(false);
+    let mut p = evtx::EvtxParser::from_buffer(bytes)
+        .unwrap()
+        .with_configuration(settings);
+    p.records_json_bytes()
+        .filter_map(Result::ok)
+        .map(|r| r.data)
+        .collect()
+}
+
+/// The direct read of a rendered record (no `Value` tree) gives exactly what
+/// the `Value` path gives, and `build_owned` what `build` gives: over the
+/// samples always, and over every corpus and regression-set record when the
+/// corpus is present.
+#[test]
+fn direct_read_equals_value_path() {
+    use tripline_parsers::sysmon::{ecs, evtx::win_event, shapes::from_evtx_json};
+    let mut paths = samples();
+    match corpus() {
+        Some(c) => {
+            files(&c.join("sysmon/evtx"), "evtx", &mut paths);
+            files(&c.join("sysmon/sigma-regression"), "evtx", &mut paths);
+        }
+        None => eprintln!("corpus absent: direct_read_equals_value_path checks the samples only"),
+    }
+    let mut records = 0;
+    for p in &paths {
+        for json in rendered(std::fs::read(p).unwrap()) {
+            let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            let want = from_evtx_json(&doc);
+            let got = win_event(&json).unwrap();
+            assert_eq!(
+                got,
+                want,
+                "{}: {}",
+                p.display(),
+                String::from_utf8_lossy(&json)
+            );
+            if let Some(w) = want {
+                assert_eq!(
+                    ecs::build_owned(w.clone()),
+                    ecs::build(&w),
+                    "{}",
+                    p.display()
+                );
+            }
+            records += 1;
+        }
+    }
+    eprintln!("{} files, {records} records compared", paths.len());
+    assert!(records >= 31);
+}

@@ -53,6 +53,42 @@ use crate::Event;
 
 /// Maps one Windows event to ECS (see the module docs).
 pub fn build(w: &WinEvent) -> Event {
+    let mut ev = map(w);
+    for (k, v) in &w.event_data {
+        ev.extra.insert(event_data_key(k), Value::from(v.as_str()));
+    }
+    for (k, v) in &w.extra {
+        ev.extra.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    ev
+}
+
+/// [`build`], moving the event's strings into the [`Event`] instead of
+/// copying them (the raw EVTX path, where the [`WinEvent`] is not kept).
+pub fn build_owned(w: WinEvent) -> Event {
+    let mut ev = map(&w);
+    for (k, v) in w.event_data {
+        ev.extra.insert(event_data_key(&k), Value::String(v));
+    }
+    for (k, v) in w.extra {
+        ev.extra.entry(k).or_insert(v);
+    }
+    ev
+}
+
+/// `winlog.event_data.<name>`.
+fn event_data_key(name: &str) -> String {
+    const PREFIX: &str = "winlog.event_data.";
+    let mut k = String::with_capacity(PREFIX.len() + name.len());
+    k.push_str(PREFIX);
+    k.push_str(name);
+    k
+}
+
+/// Everything but the `EventData` pairs and the shape's extra fields, which
+/// the callers add last: no field mapped here is a `winlog.event_data.*`
+/// key, and a shape's extra field never replaces a mapped one.
+fn map(w: &WinEvent) -> Event {
     let mut ev = Event::default();
     ev.event.kind = Some("event".into());
     ev.host.os_type = Some("windows".into());
@@ -113,14 +149,6 @@ pub fn build(w: &WinEvent) -> Event {
         "winlog.user.identifier",
         &w.user_sid.as_deref().map(Value::from),
     );
-    for (k, v) in &w.event_data {
-        ev.extra
-            .insert(format!("winlog.event_data.{k}"), Value::from(v.as_str()));
-    }
-    for (k, v) in &w.extra {
-        ev.extra.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-
     if sysmon {
         ev.event.module = Some("sysmon".into());
         ev.event.dataset = Some("windows.sysmon_operational".into());

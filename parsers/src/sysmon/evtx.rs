@@ -2,9 +2,23 @@
 //!
 //! The parser reads the file chunk by chunk (64 KiB each) from any
 //! `Read + Seek`, so memory stays bounded whatever the file size. Each record
-//! is rendered to `evtx_dump`'s JSON shape and read by
-//! [`shapes::from_evtx_json`](super::shapes::from_evtx_json), so a raw file and
-//! its `evtx_dump` export give the same events.
+//! is rendered to `evtx_dump`'s JSON shape (the crate's cheapest output: its
+//! compiled-template JSON renderer) and read as
+//! [`shapes::from_evtx_json`](super::shapes::from_evtx_json) reads an
+//! `evtx_dump` export, so a raw file and its export give the same events.
+//!
+//! # Performance
+//!
+//! Building a `serde_json::Value` tree of each record (a map per element, a
+//! `String` per key) and then copying it into a [`WinEvent`] cost more than
+//! the crate's rendering itself. The common record (a `System` block and an
+//! `EventData` of named scalars) is therefore read straight from the rendered
+//! bytes: `EventData` pairs go into the [`WinEvent`] as they are parsed, only
+//! the small `System` block becomes a `Value` (and is read by the very same
+//! `from_evtx_json`, so the two paths cannot drift). Anything else
+//! (`UserData`, `RenderingInfo`, unnamed `Data`, nested or non-integer
+//! values, repeated names) takes the `Value` path. The event is then built by
+//! [`ecs::build_owned`], which moves the strings instead of copying them.
 //!
 //! A corrupt chunk or record is one [`ParseError`] (record id when the crate
 //! knows it, else the chunk number and offset) and the rest of the file goes on.
@@ -24,7 +38,10 @@ use std::io::{Read, Seek};
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 
-use super::{ecs, shapes};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+
+use super::{WinEvent, ecs, shapes, value_text};
 use crate::{Event, ParseError};
 
 /// The EVTX file magic.
@@ -82,20 +99,18 @@ impl<R: Read + Seek + 'static> EvtxReader<R> {
         let mut stats = EvtxStats::default();
         for rec in self.parser.records_json_bytes() {
             match rec {
-                Ok(r) => match serde_json::from_slice::<serde_json::Value>(&r.data) {
-                    Ok(doc) => match shapes::from_evtx_json(&doc) {
-                        Some(w) => {
-                            stats.records += 1;
-                            out(ecs::build(&w));
-                        }
-                        None => {
-                            stats.errors += 1;
-                            err(ParseError::record(
-                                r.event_record_id,
-                                "record has no System block",
-                            ));
-                        }
-                    },
+                Ok(r) => match win_event(&r.data) {
+                    Ok(Some(w)) => {
+                        stats.records += 1;
+                        out(ecs::build_owned(w));
+                    }
+                    Ok(None) => {
+                        stats.errors += 1;
+                        err(ParseError::record(
+                            r.event_record_id,
+                            "record has no System block",
+                        ));
+                    }
                     Err(e) => {
                         stats.errors += 1;
                         err(ParseError::record(
@@ -113,6 +128,186 @@ impl<R: Read + Seek + 'static> EvtxReader<R> {
         stats
     }
 }
+
+/// One rendered record (`evtx_dump`'s JSON shape) as a [`WinEvent`]; `None`
+/// when it has no `System` block. Same result as
+/// [`shapes::from_evtx_json`] on the parsed `Value` (see the module docs).
+///
+/// # Errors
+/// The bytes are not JSON.
+pub fn win_event(json: &[u8]) -> Result<Option<WinEvent>, serde_json::Error> {
+    let mut parts = Parts::default();
+    let mut de = serde_json::Deserializer::from_slice(json);
+    Root(&mut parts).deserialize(&mut de)?;
+    de.end()?;
+    if parts.fallback {
+        let doc: Value = serde_json::from_slice(json)?;
+        return Ok(shapes::from_evtx_json(&doc));
+    }
+    let Some(system) = parts.system else {
+        return Ok(None);
+    };
+    let doc = Value::Object(serde_json::Map::from_iter([(
+        "Event".to_string(),
+        Value::Object(serde_json::Map::from_iter([("System".to_string(), system)])),
+    )]));
+    let mut w = shapes::from_evtx_json(&doc);
+    if let Some(w) = &mut w {
+        w.event_data = parts.event_data;
+    }
+    Ok(w)
+}
+
+/// What the direct read collected; `fallback` when the record needs the
+/// `Value` path.
+#[derive(Default)]
+struct Parts {
+    system: Option<Value>,
+    event_data: Vec<(String, String)>,
+    fallback: bool,
+}
+
+impl Parts {
+    /// Gives up on the direct read (the caller re-reads the record as a
+    /// `Value`); skips the rest of `map`, whose last value has been read.
+    fn bail<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        self.fallback = true;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(v.into()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(v.to_string().into()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Runs `f` on a JSON object, or sets `fallback` and skips any other value.
+macro_rules! object_visitor {
+    ($name:ident, |$parts:ident, $map:ident| $body:block) => {
+        struct $name<'p>(&'p mut Parts);
+        impl<'de> DeserializeSeed<'de> for $name<'_> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        impl<'de> Visitor<'de> for $name<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut $map: A) -> Result<(), A::Error> {
+                let $parts = self.0;
+                $body
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+                self.0.fallback = true;
+                Ok(())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+                self.0.fallback = true;
+                Ok(())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+                self.0.fallback = true;
+                Ok(())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+                self.0.fallback = true;
+                Ok(())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+                self.0.fallback = true;
+                Ok(())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                self.0.fallback = true;
+                Ok(())
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                self.0.fallback = true;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(())
+            }
+        }
+    };
+}
+
+// `{"Event": {...}}`; other top-level keys are ignored, as `from_evtx_json` does.
+object_visitor!(Root, |parts, map| {
+    while let Some(k) = map.next_key::<Key>()? {
+        if k.0 == "Event" {
+            map.next_value_seed(EventSeed(parts))?;
+        } else {
+            map.next_value::<IgnoredAny>()?;
+        }
+    }
+    Ok(())
+});
+
+// `{"System": {...}, "EventData": {...}}`.
+object_visitor!(EventSeed, |parts, map| {
+    while let Some(k) = map.next_key::<Key>()? {
+        match &*k.0 {
+            "System" if parts.system.is_none() => parts.system = Some(map.next_value()?),
+            "EventData" if parts.event_data.is_empty() => {
+                map.next_value_seed(EventDataSeed(parts))?;
+            }
+            "System" | "EventData" | "UserData" | "RenderingInfo" => {
+                map.next_value::<IgnoredAny>()?;
+                return parts.bail(map);
+            }
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+});
+
+// `{"Name": scalar, ...}`: `#…` keys skipped; unnamed `Data`, nested values,
+// floats and repeated names go to the `Value` path.
+object_visitor!(EventDataSeed, |parts, map| {
+    while let Some(k) = map.next_key::<Key>()? {
+        if k.0.starts_with('#') {
+            map.next_value::<IgnoredAny>()?;
+            continue;
+        }
+        let v: Value = map.next_value()?;
+        let plain = match &v {
+            Value::Object(_) | Value::Array(_) => false,
+            Value::Number(n) => !n.is_f64(),
+            _ => true,
+        };
+        if !plain || k.0 == "Data" || parts.event_data.iter().any(|(n, _)| n.as_str() == &*k.0) {
+            return parts.bail(map);
+        }
+        let text = match v {
+            Value::String(s) => s,
+            other => value_text(&other),
+        };
+        parts.event_data.push((k.0.into_owned(), text));
+    }
+    Ok(())
+});
 
 /// The error and its sources, joined with `: `.
 fn chain(e: &dyn std::error::Error) -> String {
@@ -152,5 +347,45 @@ fn to_parse_error(e: &EvtxError) -> ParseError {
             chain(e),
         ),
         other => ParseError::at_byte(0, chain(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct read against the `Value` path, on shapes the corpus may lack.
+    #[test]
+    fn direct_read_matches_value_path_on_odd_shapes() {
+        let sys = r##""System":{"Provider":{"#attributes":{"Name":"P"}},"EventID":{"#attributes":{"Qualifiers":0},"#text":4688},"Channel":"Security","Computer":"h","TimeCreated":{"#attributes":{"SystemTime":"2020-01-01T00:00:00.5Z"}}}"##;
+        let cases = [
+            r##"{"Event":{SYS,"EventData":{"A":"x","B":7,"C":true,"D":null,"#attributes":{"k":1}}}}"##,
+            r##"{"Event":{SYS,"EventData":{"Data":["a","b"]}}}"##,
+            r##"{"Event":{SYS,"EventData":{"Data":{"#text":"a"}}}}"##,
+            r##"{"Event":{SYS,"EventData":{"A":1.5}}}"##,
+            r##"{"Event":{SYS,"EventData":{"A":{"#text":"x"}}}}"##,
+            r##"{"Event":{SYS,"EventData":{"A":"1","A":"2"}}}"##,
+            r##"{"Event":{SYS,"EventData":null}}"##,
+            r##"{"Event":{SYS,"EventData":"text"}}"##,
+            r##"{"Event":{SYS,"UserData":{"X":{"Y":"z"}}}}"##,
+            r##"{"Event":{SYS,"EventData":{"A":"1"},"RenderingInfo":{"Message":"m"}}}"##,
+            r##"{"Event":{SYS,"EventData":{"A\u0041":"\"q\""}}}"##,
+            r##"{"Event":{SYS,SYS}}"##,
+            r##"{"Event":{"EventData":{"A":"1"}}}"##,
+            r##"{"Event":[1,2]}"##,
+            r##"[1]"##,
+            r##"{"Other":1}"##,
+        ];
+        for c in cases {
+            let c = c.replace("SYS", sys);
+            let doc: Value = serde_json::from_str(&c).unwrap_or_else(|e| panic!("{c}: {e}"));
+            assert_eq!(
+                win_event(c.as_bytes()).unwrap_or_else(|e| panic!("{c}: {e}")),
+                shapes::from_evtx_json(&doc),
+                "{c}"
+            );
+        }
+        assert!(win_event(b"{\"Event\":").is_err());
+        assert!(win_event(b"{} x").is_err());
     }
 }
