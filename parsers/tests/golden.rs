@@ -7,56 +7,24 @@
 
 mod common;
 
+use common::golden::Golden;
 use common::{golden_inputs, parse_file, testdata};
-
-fn render(rel: &str) -> String {
-    let (events, _) = parse_file(rel);
-    let mut s = String::new();
-    for ev in events {
-        s.push_str(&serde_json::to_string(&ev.to_json()).expect("json"));
-        s.push('\n');
-    }
-    s
-}
 
 #[test]
 fn golden_ecs_output() {
-    let bless = std::env::var_os("TRIPLINE_BLESS").is_some_and(|v| v == "1");
     let inputs = golden_inputs();
     assert!(
         inputs.len() >= 49,
         "golden inputs missing: {}",
         inputs.len()
     );
-    let mut failures = Vec::new();
+    let mut golden = Golden::new();
     for rel in &inputs {
-        let got = render(rel);
+        let (events, _) = parse_file(rel);
         let path = testdata().join("auditd").join(format!("{rel}.ecs.jsonl"));
-        if bless {
-            std::fs::write(&path, &got).expect("write golden");
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        if got != want {
-            let (n, g, w) = got
-                .lines()
-                .zip(want.lines().chain(std::iter::repeat("<missing>")))
-                .enumerate()
-                .find(|(_, (g, w))| g != w)
-                .map(|(i, (g, w))| (i + 1, g.to_string(), w.to_string()))
-                .unwrap_or((0, "<line count differs>".into(), String::new()));
-            failures.push(format!(
-                "{rel}: event {n} differs\n  got:  {:.300}\n  want: {:.300}",
-                g, w
-            ));
-        }
+        golden.check(rel, &events, &path);
     }
-    assert!(
-        failures.is_empty(),
-        "{} golden file(s) differ (TRIPLINE_BLESS=1 to rewrite):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    golden.finish();
 }
 
 /// `(file, events, events with an EXECVE record, connect events)` from

@@ -19,9 +19,12 @@
 //! `TRIPLINE_BLESS=1 cargo test -p tripline-parsers --test macos_golden`
 //! rewrites the expected files; review the diff before committing.
 
+mod common;
+
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use common::golden::Golden;
 use tripline_parsers::json::read_json;
 use tripline_parsers::{Event, Format, Location};
 
@@ -78,56 +81,29 @@ fn parse(p: &Path) -> (Format, Vec<Event>, Vec<String>) {
 
 #[test]
 fn golden_macos_ecs_output() {
-    let bless = std::env::var_os("TRIPLINE_BLESS").is_some_and(|v| v == "1");
     let inputs = inputs();
     assert!(
         inputs.len() >= 10,
         "golden inputs missing: {}",
         inputs.len()
     );
-    let mut failures = Vec::new();
+    let mut golden = Golden::new();
     for p in &inputs {
         let (format, evs, errs) = parse(p);
         let name = p.strip_prefix(dir()).unwrap().display().to_string();
         eprintln!("{name}: {} ({} events)", format.name(), evs.len());
         if !errs.is_empty() || evs.is_empty() {
-            failures.push(format!("{name}: {} events, errors {errs:?}", evs.len()));
-        }
-        let mut got = String::new();
-        for e in &evs {
-            got.push_str(&serde_json::to_string(&e.to_json()).unwrap());
-            got.push('\n');
+            golden.fail(format!("{name}: {} events, errors {errs:?}", evs.len()));
         }
         let suffix = if p.starts_with(dir().join("elastic")) {
             "passthrough"
         } else {
             "ecs"
         };
-        let golden = PathBuf::from(format!("{}.{suffix}.jsonl", p.display()));
-        if bless {
-            std::fs::write(&golden, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&golden).unwrap_or_default();
-        if got != want {
-            let (n, g, w) = got
-                .lines()
-                .zip(want.lines().chain(std::iter::repeat("<missing>")))
-                .enumerate()
-                .find(|(_, (g, w))| g != w)
-                .map(|(i, (g, w))| (i + 1, g.to_string(), w.to_string()))
-                .unwrap_or((0, "<line count differs>".into(), String::new()));
-            failures.push(format!(
-                "{name}: event {n} differs\n  got:  {g:.300}\n  want: {w:.300}"
-            ));
-        }
+        let path = PathBuf::from(format!("{}.{suffix}.jsonl", p.display()));
+        golden.check(&name, &evs, &path);
     }
-    assert!(
-        failures.is_empty(),
-        "{} golden file(s) differ (TRIPLINE_BLESS=1 to rewrite):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    golden.finish();
 }
 
 /// Facts each format must get right, independent of the snapshots.

@@ -7,9 +7,12 @@
 //! `TRIPLINE_BLESS=1 cargo test -p tripline-parsers --test sysmon_golden`
 //! rewrites the expected files; review the diff before committing.
 
+mod common;
+
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use common::golden::Golden;
 use tripline_parsers::Event;
 use tripline_parsers::json::read_json;
 use tripline_parsers::sysmon::evtx::EvtxReader;
@@ -50,46 +53,19 @@ fn parse(p: &Path) -> (Vec<Event>, Vec<String>) {
 
 #[test]
 fn golden_windows_ecs_output() {
-    let bless = std::env::var_os("TRIPLINE_BLESS").is_some_and(|v| v == "1");
     let inputs = inputs();
     assert!(inputs.len() >= 8, "golden inputs missing: {}", inputs.len());
-    let mut failures = Vec::new();
+    let mut golden = Golden::new();
     for p in &inputs {
         let (evs, errs) = parse(p);
         let name = p.strip_prefix(dir()).unwrap().display().to_string();
         if !errs.is_empty() || evs.is_empty() {
-            failures.push(format!("{name}: {} events, errors {errs:?}", evs.len()));
+            golden.fail(format!("{name}: {} events, errors {errs:?}", evs.len()));
         }
-        let mut got = String::new();
-        for e in &evs {
-            got.push_str(&serde_json::to_string(&e.to_json()).unwrap());
-            got.push('\n');
-        }
-        let golden = PathBuf::from(format!("{}.ecs.jsonl", p.display()));
-        if bless {
-            std::fs::write(&golden, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&golden).unwrap_or_default();
-        if got != want {
-            let (n, g, w) = got
-                .lines()
-                .zip(want.lines().chain(std::iter::repeat("<missing>")))
-                .enumerate()
-                .find(|(_, (g, w))| g != w)
-                .map(|(i, (g, w))| (i + 1, g.to_string(), w.to_string()))
-                .unwrap_or((0, "<line count differs>".into(), String::new()));
-            failures.push(format!(
-                "{name}: event {n} differs\n  got:  {g:.300}\n  want: {w:.300}"
-            ));
-        }
+        let path = PathBuf::from(format!("{}.ecs.jsonl", p.display()));
+        golden.check(&name, &evs, &path);
     }
-    assert!(
-        failures.is_empty(),
-        "{} golden file(s) differ (TRIPLINE_BLESS=1 to rewrite):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    golden.finish();
 }
 
 /// Facts each shape must get right, independent of the snapshots.

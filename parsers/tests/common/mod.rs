@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod golden;
+
 use std::path::{Path, PathBuf};
 
 use tripline_parsers::{Event, Location, ParseError, Parser, auditd::AuditdParser};
