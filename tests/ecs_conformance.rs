@@ -23,6 +23,9 @@ const CUSTOM_NAMESPACES: &[&str] = &[
     "user.audit.",
     // raw Windows event fields, as Winlogbeat and Elastic's Sysmon integration name them.
     "winlog.",
+    // PowerShell script block fields, as Elastic's PowerShell integration names them
+    // (powershell.file.script_block_text, ...; README: Windows -> ECS).
+    "powershell.",
     // macOS unified log / Endpoint Security raw fields.
     "macos.",
     // tripline's own alert fields (matched events, rule path).

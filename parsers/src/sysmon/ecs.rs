@@ -43,8 +43,20 @@
 //! | 25 process tampering | `process` | `change` | `tampering` | |
 //! | other | — | — | — | `winlog.event_data.*` only |
 //!
-//! Non-Sysmon channels (Security, PowerShell, …) get the common fields, with
-//! their `EventData` under `winlog.event_data.*`.
+//! # Other channels
+//!
+//! Every event of another channel gets the common fields, with its
+//! `EventData` under `winlog.event_data.*`. Two more are mapped, after
+//! Elastic's Security and PowerShell integrations:
+//!
+//! | channel, EventID | `event.category` | `event.type` | `event.action` | more |
+//! |---|---|---|---|---|
+//! | Security 4688 process created | `process` | `start` | `created-process` | `process.{pid,executable,name}` (`NewProcessId` (hex), `NewProcessName`), `process.{command_line,args,args_count}` (when command-line auditing is on), `process.parent.{pid,executable,name}` (`ProcessId`, `ParentProcessName`), `user.{id,name,domain}` (the subject), `user.target.{name,domain,id}` |
+//! | PowerShell Operational 4104 script block | `process` | `info` | `Execute a Remote Command` | `powershell.file.script_block_text`, `powershell.file.script_block_id`, `powershell.sequence`, `powershell.total`, `file.{path,name,directory,extension}` (`Path`), `user.id` |
+//!
+//! With `event.category: process` and `event.type: start`, Security 4688
+//! events fall under the Sigma `process_creation` logsource like Sysmon
+//! EID 1 (`rules/mappings/windows.yml`).
 
 use serde_json::{Value, json};
 
@@ -166,10 +178,91 @@ fn map(w: &WinEvent) -> Event {
         .or(w.time_created_ns)
         .unwrap_or(0);
 
-    if sysmon && let Some(id) = w.event_id {
-        sysmon_event(w, id, &mut ev);
+    match w.event_id {
+        Some(id) if sysmon => sysmon_event(w, id, &mut ev),
+        Some(4688) if w.channel.as_deref() == Some("Security") => {
+            security_process_create(w, &mut ev)
+        }
+        Some(4104) if is_powershell_operational(w) => script_block(w, &mut ev),
+        _ => {}
     }
     ev
+}
+
+fn is_powershell_operational(w: &WinEvent) -> bool {
+    w.channel.as_deref().is_some_and(|c| {
+        c.eq_ignore_ascii_case("Microsoft-Windows-PowerShell/Operational")
+            || c.eq_ignore_ascii_case("PowerShellCore/Operational")
+    })
+}
+
+/// Security 4688 "A new process has been created", as Elastic's Security
+/// integration maps it: `NewProcessId`/`NewProcessName` are the new process,
+/// `ProcessId`/`ParentProcessName` its creator (ids in hex), the subject
+/// user is the one who started it, the target user (Windows 10+) the new
+/// process's own account when it differs.
+fn security_process_create(w: &WinEvent, ev: &mut Event) {
+    cat(ev, &["process"], &["start"], "created-process");
+    let p = &mut ev.process;
+    p.pid = w.known("NewProcessId").and_then(parse_int);
+    p.executable = w.known("NewProcessName").map(str::to_string);
+    p.name = p.executable.as_deref().map(basename).map(str::to_string);
+    // Empty unless "Include command line in process creation events" is on.
+    if let Some(c) = w.known("CommandLine") {
+        p.args = cmdline::split(c);
+        p.args_count = Some(p.args.len() as i64);
+        p.command_line = Some(c.to_string());
+    }
+    p.parent.pid = w.known("ProcessId").and_then(parse_int);
+    p.parent.executable = w.known("ParentProcessName").map(str::to_string);
+    p.parent.name = p
+        .parent
+        .executable
+        .as_deref()
+        .map(basename)
+        .map(str::to_string);
+    ev.user.id = w.known("SubjectUserSid").map(str::to_string);
+    ev.user.name = w.known("SubjectUserName").map(str::to_string);
+    if let Some(d) = w.known("SubjectDomainName") {
+        ev.extra.insert("user.domain".into(), Value::from(d));
+    }
+    if let Some(n) = w.known("TargetUserName") {
+        ev.extra.insert("user.target.name".into(), Value::from(n));
+        if let Some(d) = w.known("TargetDomainName") {
+            ev.extra.insert("user.target.domain".into(), Value::from(d));
+        }
+        if let Some(id) = w.known("TargetUserSid").filter(|s| *s != "S-1-0-0") {
+            ev.extra.insert("user.target.id".into(), Value::from(id));
+        }
+    }
+}
+
+/// PowerShell 4104 script block logging, as Elastic's PowerShell integration
+/// maps it: `powershell.file.script_block_{text,id}`, `powershell.sequence` /
+/// `powershell.total` (a long block is split over several events),
+/// `file.*` from `Path` (empty for interactive input), `user.id` from the
+/// record's security id. `event.action` is the task's name, which the raw
+/// record only has as a number (task 2 of the provider).
+fn script_block(w: &WinEvent, ev: &mut Event) {
+    cat(ev, &["process"], &["info"], "Execute a Remote Command");
+    if let Some(t) = w.data("ScriptBlockText").filter(|t| !t.is_empty()) {
+        ev.extra
+            .insert("powershell.file.script_block_text".into(), Value::from(t));
+    }
+    if let Some(id) = w.known("ScriptBlockId") {
+        ev.extra
+            .insert("powershell.file.script_block_id".into(), Value::from(id));
+    }
+    for (src, dst) in [
+        ("MessageNumber", "powershell.sequence"),
+        ("MessageTotal", "powershell.total"),
+    ] {
+        if let Some(n) = w.known(src).and_then(parse_int) {
+            ev.extra.insert(dst.into(), Value::from(n));
+        }
+    }
+    file(w, "Path", "file", ev);
+    ev.user.id = w.user_sid.clone();
 }
 
 /// `Microsoft-Windows-PowerShell/Operational` -> `powershell_operational`.
@@ -659,6 +752,62 @@ mod tests {
         assert_eq!(e.extra["registry.key"], r"SOFTWARE\Run");
         assert_eq!(e.extra["registry.value"], "evil");
         assert_eq!(e.event.category, vec!["registry"]);
+    }
+
+    #[test]
+    fn security_4688_and_powershell_4104() {
+        let mut e = w(
+            4688,
+            &[
+                ("SubjectUserSid", "S-1-5-18"),
+                ("SubjectUserName", "HOST$"),
+                ("SubjectDomainName", "WORKGROUP"),
+                ("NewProcessId", "0x1bc4"),
+                ("NewProcessName", r"C:\Windows\System32\cmd.exe"),
+                ("CommandLine", r#"cmd /c "echo a""#),
+                ("ProcessId", "0x274"),
+                ("ParentProcessName", r"C:\Windows\explorer.exe"),
+                ("TargetUserName", "-"),
+                ("TargetUserSid", "S-1-0-0"),
+            ],
+        );
+        e.channel = Some("Security".into());
+        let ev = build(&e);
+        assert_eq!(ev.event.category, ["process"]);
+        assert_eq!(ev.event.type_, ["start"]);
+        assert_eq!(ev.process.pid, Some(0x1bc4));
+        assert_eq!(ev.process.name.as_deref(), Some("cmd.exe"));
+        assert_eq!(ev.process.args, ["cmd", "/c", "echo a"]);
+        assert_eq!(ev.process.parent.pid, Some(0x274));
+        assert_eq!(ev.process.parent.name.as_deref(), Some("explorer.exe"));
+        assert_eq!(ev.user.id.as_deref(), Some("S-1-5-18"));
+        assert_eq!(ev.extra["user.domain"], "WORKGROUP");
+        assert!(!ev.extra.contains_key("user.target.name"), "placeholder");
+        // Not Security: raw fields only.
+        e.channel = Some("Application".into());
+        assert!(build(&e).event.category.is_empty());
+
+        let mut p = w(
+            4104,
+            &[
+                ("MessageNumber", "1"),
+                ("MessageTotal", "2"),
+                ("ScriptBlockText", "IEX (New-Object Net.WebClient)"),
+                ("ScriptBlockId", "f5521cbd-656e-4296-b74d-9ffb4eec23b0"),
+                ("Path", r"C:\Users\a\x.ps1"),
+            ],
+        );
+        p.channel = Some("Microsoft-Windows-PowerShell/Operational".into());
+        p.user_sid = Some("S-1-5-21-1".into());
+        let ev = build(&p);
+        assert_eq!(ev.event.type_, ["info"]);
+        assert_eq!(
+            ev.extra["powershell.file.script_block_text"],
+            "IEX (New-Object Net.WebClient)"
+        );
+        assert_eq!(ev.extra["powershell.total"], 2);
+        assert_eq!(ev.extra["file.name"], "x.ps1");
+        assert_eq!(ev.user.id.as_deref(), Some("S-1-5-21-1"));
     }
 
     #[test]
