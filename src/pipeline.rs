@@ -190,6 +190,15 @@ pub fn read_input_tracked(
             Format::detect(&head).ok_or(InputFailure::Unrecognized)?
         }
     };
+    // A JSON file found in a directory that is no event log (a test
+    // expectation, a manifest): skipped like an unknown format, not one bad
+    // record per document (see: issue 11). Named files are read regardless.
+    if format == Format::Json
+        && !input.is_explicit()
+        && json::first_document_unrecognized(&peek_head(&mut reader)?)
+    {
+        return Err(InputFailure::Unrecognized);
+    }
     stats.inputs += 1;
     reporter.start_input();
     if !format.is_line_based() {

@@ -622,3 +622,32 @@ fn config_file_supplies_defaults_and_flags_win() {
         "{err}"
     );
 }
+
+// See: issue 11. A directory scan read testdata/e2e/*.expect.json (alert
+// expectations, not events) as JSON input and reported every document as a
+// bad record; now such a file is skipped with the note for unknown formats.
+#[test]
+fn stray_json_found_in_a_directory_is_skipped_with_one_note() {
+    let dir = Scratch::new("stray-json");
+    let expect = std::fs::read(testdata("e2e/imds-real-audit.expect.json")).unwrap();
+    std::fs::write(dir.0.join("a.expect.json"), &expect).unwrap();
+    std::fs::write(dir.0.join("b.json"), "[1, 2, 3]\n").unwrap();
+    let ecs = r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"category":["process"],"type":["start"]},"process":{"pid":7,"name":"id"}}"#;
+    std::fs::write(dir.0.join("c.ndjson"), format!("{ecs}\n{ecs}\n")).unwrap();
+    let out = tripline(&["convert", &dir.0.display().to_string()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    assert!(!err.contains("unrecognized JSON"), "stderr: {err}");
+    assert!(
+        err.contains("skipped 2 file(s) found in directories"),
+        "stderr: {err}"
+    );
+    assert!(err.contains("0 bad records"), "stderr: {err}");
+    assert_eq!(ndjson(&out.stdout).len(), 2, "the event log is still read");
+
+    // Named on the command line, the same file is read and its documents reported.
+    let named = dir.0.join("a.expect.json").display().to_string();
+    let out = tripline(&["convert", &named]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unrecognized JSON document"), "stderr: {err}");
+}

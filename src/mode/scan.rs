@@ -292,7 +292,7 @@ fn read_all(
     }
     if unrecognized > 0 && !args.quiet {
         eprintln!(
-            "tripline: note: skipped {unrecognized} file(s) found in directories whose format was not recognized"
+            "tripline: note: skipped {unrecognized} file(s) found in directories whose format (or JSON document shape) was not recognized"
         );
     }
     Ok((stats, failed))

@@ -38,6 +38,37 @@ pub fn looks_like_json(head: &[u8]) -> bool {
     )
 }
 
+/// Start of the message for a document of no known shape (see [`convert`]).
+const UNRECOGNIZED: &str = "unrecognized JSON document";
+
+/// True when `head` (the first bytes of an input) holds a whole first JSON
+/// document — or, for an array, a whole first element — and [`convert`]
+/// recognizes no shape in it: a JSON file that is not an event log (a
+/// test expectation, a config, a package manifest). False when it is
+/// recognized or cannot be told from `head` (truncated, invalid).
+///
+/// Directory scans skip such files with one note instead of one error per
+/// document (see: issue 11).
+pub fn first_document_unrecognized(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let mut rest = head.trim_ascii_start();
+    if let Some(r) = rest.strip_prefix(b"[") {
+        rest = r.trim_ascii_start();
+    }
+    let Some(Ok(doc)) = serde_json::Deserializer::from_slice(rest)
+        .into_iter::<Value>()
+        .next()
+    else {
+        return false;
+    };
+    match convert(&doc, &mut |_| {}) {
+        Err(m) => m.starts_with(UNRECOGNIZED) || m == NOT_AN_OBJECT,
+        Ok(()) => false,
+    }
+}
+
+const NOT_AN_OBJECT: &str = "not a JSON object";
+
 /// Turns one JSON document into events (several for search responses).
 ///
 /// # Errors
@@ -57,7 +88,7 @@ fn convert_depth(doc: &Value, out: &mut dyn FnMut(Event), depth: u32) -> Result<
         return Ok(());
     }
     if !doc.is_object() {
-        return Err("not a JSON object".into());
+        return Err(NOT_AN_OBJECT.into());
     }
     if let Some(src) = doc.get("_source") {
         return convert_depth(src, out, depth + 1);
@@ -111,10 +142,7 @@ fn convert_depth(doc: &Value, out: &mut dyn FnMut(Event), depth: u32) -> Result<
         // ECS documents pass through with type checks (`crate::macos::ecs_input`).
         out(crate::macos::ecs_input::from_ecs(doc)?);
     } else {
-        return Err(format!(
-            "unrecognized JSON document (keys: {})",
-            shapes::keys(doc)
-        ));
+        return Err(format!("{UNRECOGNIZED} (keys: {})", shapes::keys(doc)));
     }
     Ok(())
 }
@@ -680,6 +708,28 @@ mod tests {
         let doc = format!(r#"{{"hits":{{"events":[{{"_source":{A}}},{{"_source":{B}}}]}}}}"#);
         let (e, x) = run(doc.as_bytes());
         assert_eq!((e.len(), x.len()), (2, 0));
+    }
+
+    #[test]
+    fn unrecognized_first_documents() {
+        let expect = br#"{
+  "rules": {"fb91c4e7": "suspicious-tool"},
+  "alerts": [{"rule": "x"}]
+}"#;
+        assert!(first_document_unrecognized(expect));
+        assert!(first_document_unrecognized(
+            b"\xEF\xBB\xBF [ {\"name\": 1}, {}]"
+        ));
+        assert!(first_document_unrecognized(b"[1, 2, 3]"));
+        assert!(!first_document_unrecognized(A.as_bytes()));
+        assert!(!first_document_unrecognized(
+            format!("[{A},\n{B}]").as_bytes()
+        ));
+        // Undecided: a truncated first document, invalid JSON, nothing.
+        assert!(!first_document_unrecognized(b"{\"rules\": {\"a\": "));
+        assert!(!first_document_unrecognized(b"{broken}"));
+        assert!(!first_document_unrecognized(b"[]"));
+        assert!(!first_document_unrecognized(b""));
     }
 
     #[test]
