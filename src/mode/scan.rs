@@ -306,6 +306,8 @@ fn add_stats(total: &mut ReadStats, s: &ReadStats) {
     total.events += s.events;
     total.bad_records += s.bad_records;
     total.bytes += s.bytes;
+    total.events_completed_early += s.events_completed_early;
+    total.table_evictions += s.table_evictions;
 }
 
 fn summary_line(stats: &ReadStats) -> String {
