@@ -34,7 +34,7 @@ use tripline::Event;
 use tripline::alert::Alert;
 use tripline::engine::{Engine, EngineOptions};
 use tripline::filter::EventFilter;
-use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, read_input};
+use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, read_input_tracked};
 use tripline::source::Input;
 use tripline_parsers::Format;
 
@@ -81,6 +81,8 @@ pub struct ReadPlan<'a> {
     pub errors_per_input: u64,
     /// `--quiet`.
     pub quiet: bool,
+    /// Per input, where its reader publishes the bytes read (the progress line).
+    pub positions: &'a [Arc<std::sync::atomic::AtomicU64>],
 }
 
 /// The outcome of one input, for the caller's summary.
@@ -213,12 +215,13 @@ fn read_one(
     let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
     let mut gone = false;
     let mut hits = Vec::new();
-    let result = read_input(
+    let result = read_input_tracked(
         &plan.inputs[i],
         plan.format,
         plan.max_line,
         &mut stats,
         reporter,
+        &plan.positions[i],
         &mut |ev| {
             if gone {
                 return;

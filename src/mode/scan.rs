@@ -35,8 +35,10 @@ struct Progress {
     on: bool,
     drawn: bool,
     last: std::time::Instant,
-    /// When the current file was started.
+    /// When the current file was started, and how far its reader was then
+    /// (with --jobs a worker may have read ahead): the rate is from there.
     began: std::time::Instant,
+    began_at: u64,
     events: u64,
     size: Option<u64>,
     /// Bytes read from the current input, published by the reader.
@@ -53,6 +55,7 @@ impl Progress {
             drawn: false,
             last: now,
             began: now,
+            began_at: 0,
             events: 0,
             size: None,
             position: Default::default(),
@@ -60,11 +63,20 @@ impl Progress {
         }
     }
 
-    fn start(&mut self, i: usize, n: usize, name: &str, size: Option<u64>) {
+    /// A new input; `position` is where its reader publishes the bytes read.
+    fn start(
+        &mut self,
+        i: usize,
+        n: usize,
+        name: &str,
+        size: Option<u64>,
+        position: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) {
         self.events = 0;
         self.size = size;
         self.began = std::time::Instant::now();
-        self.position.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.began_at = position.load(std::sync::atomic::Ordering::Relaxed);
+        self.position = position;
         if !self.on {
             return;
         }
@@ -82,8 +94,20 @@ impl Progress {
         }
     }
 
-    /// Shows the file's final count (then the next `start` or `clear` replaces it).
-    fn end_file(&mut self) {
+    /// Redraws if the last drawing is 100 ms old (for `--jobs`, where events
+    /// are counted by the workers and only alerts reach this thread).
+    fn refresh(&mut self) {
+        if self.on && self.last.elapsed().as_millis() >= 100 {
+            self.draw();
+        }
+    }
+
+    /// Shows the file's final count, `events` if the reader counted them
+    /// (then the next `start` or `clear` replaces the line).
+    fn end_file(&mut self, events: Option<u64>) {
+        if let Some(n) = events {
+            self.events = n;
+        }
         if self.on {
             self.draw();
         }
@@ -108,7 +132,7 @@ impl Progress {
             _ => String::new(),
         };
         let rate = if secs > 0.0 {
-            human_bytes((read as f64 / secs) as u64)
+            human_bytes((read.saturating_sub(self.began_at) as f64 / secs) as u64)
         } else {
             human_bytes(0)
         };
@@ -152,6 +176,18 @@ enum Work<'a> {
     },
 }
 
+/// Runs one engine step (`process_shared` for an event, `flush` at the end)
+/// and hands its alerts to `push` in order. The engine's callback cannot fail
+/// and a sink can: alerts are collected first; the first error stops.
+fn push_alerts(
+    step: impl FnOnce(&mut dyn FnMut(tripline::alert::Alert)),
+    push: &mut dyn FnMut(tripline::alert::Alert) -> Result<()>,
+) -> Result<()> {
+    let mut pending = Vec::new();
+    step(&mut |a| pending.push(a));
+    pending.into_iter().try_for_each(push)
+}
+
 /// Reads every input (see [`Work`]); returns the stats and whether an input failed.
 fn read_all(
     args: &InputArgs,
@@ -169,6 +205,9 @@ fn read_all(
     }
     let format = forced_format(args);
     let mut unrecognized = 0u64;
+    // Where each input's reader publishes how far it has read (for the progress line).
+    let positions: Vec<std::sync::Arc<std::sync::atomic::AtomicU64>> =
+        inputs.iter().map(|_| Default::default()).collect();
     let start_input = |i: usize| {
         let input = &inputs[i];
         let size = match input {
@@ -177,9 +216,13 @@ fn read_all(
             }
             tripline::source::Input::Stdin => None,
         };
-        progress
-            .borrow_mut()
-            .start(i, inputs.len(), &input.display_name(), size);
+        progress.borrow_mut().start(
+            i,
+            inputs.len(),
+            &input.display_name(),
+            size,
+            std::sync::Arc::clone(&positions[i]),
+        );
     };
     // The end of one input, whichever way it was read.
     let mut end_input =
@@ -204,14 +247,13 @@ fn read_all(
         let mut sink_error: Option<anyhow::Error> = None;
         for (i, input) in inputs.iter().enumerate() {
             start_input(i);
-            let position = std::sync::Arc::clone(&progress.borrow().position);
             let res = read_input_tracked(
                 input,
                 format,
                 args.max_line,
                 stats,
                 &mut reporter,
-                &position,
+                &positions[i],
                 &mut |ev| {
                     progress.borrow_mut().tick();
                     if !filter.keep(&ev) {
@@ -225,7 +267,7 @@ fn read_all(
                     }
                 },
             );
-            progress.borrow_mut().end_file();
+            progress.borrow_mut().end_file(None);
             if let Some(e) = sink_error.take() {
                 progress.borrow_mut().clear();
                 return Err(e);
@@ -249,6 +291,7 @@ fn read_all(
                 filter: &filter,
                 errors_per_input: ERRORS_PER_INPUT,
                 quiet: args.quiet,
+                positions: &positions,
             };
             let res = super::jobs::scan(
                 &plan,
@@ -257,11 +300,11 @@ fn read_all(
                 options,
                 &mut |i| start_input(i),
                 &mut |a| {
-                    progress.borrow_mut().tick();
+                    progress.borrow_mut().refresh();
                     on_alert(a)
                 },
                 &mut |i, outcome| {
-                    progress.borrow_mut().end_file();
+                    progress.borrow_mut().end_file(Some(outcome.stats.events));
                     add_stats(&mut stats, &outcome.stats);
                     filtered += outcome.filtered;
                     end_input(&inputs[i], outcome.result, &mut stats);
@@ -278,9 +321,7 @@ fn read_all(
             &mut |ev| {
                 // Shared: alerts and stateful rules keep a reference, not a copy.
                 let ev = std::sync::Arc::new(ev);
-                let mut pending = Vec::new();
-                engine.process_shared(&ev, &mut |a| pending.push(a));
-                pending.into_iter().try_for_each(&mut *on_alert)
+                push_alerts(|out| engine.process_shared(&ev, out), on_alert)
             },
             &mut stats,
             &mut filtered,
@@ -560,11 +601,7 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
             on_alert: &mut |a| push(a, &mut sink),
         },
     )?;
-    // The engine emits into a callback that cannot fail; alerts are collected
-    // first, then pushed (a sink error stops the run).
-    let mut pending = Vec::new();
-    engine.flush(&mut |a| pending.push(a));
-    pending.into_iter().try_for_each(|a| push(a, &mut sink))?;
+    push_alerts(|out| engine.flush(out), &mut |a| push(a, &mut sink))?;
     sink.finish()?;
     if !args.input.quiet {
         eprintln!(
