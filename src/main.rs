@@ -10,6 +10,11 @@ use clap::Parser as _;
 use crate::cli::{Cli, Command, RulesCommand};
 use crate::mode::Exit;
 
+/// mimalloc on Linux: see the dependency's note in Cargo.toml (measured, 20-25% less CPU per scan).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
