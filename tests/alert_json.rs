@@ -3,48 +3,29 @@
 //! for every alert the embedded pack and the copied Sigma corpus raise on the
 //! test logs, the bytes must agree.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::sync::Arc;
 
+use tripline::Format;
 use tripline::alert::AlertWriter;
 use tripline::engine::Engine;
 use tripline::rule::load;
-use tripline::{Event, Format};
-use tripline_parsers::Location;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
-fn parse(format: Format, path: &Path) -> Vec<Event> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut parser = format.parser();
-    let mut out = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let loc = Location {
-            line: i as u64 + 1,
-            offset: 0,
-        };
-        let _ = parser.feed(line, loc, &mut |e| out.push(e));
-    }
-    parser.flush(&mut |e| out.push(e));
-    out
-}
+use common::{parse_file, root};
 
 #[test]
 fn streaming_alerts_match_the_tree() {
     let report = load(&[root().join("testdata/sigma-corpus")], true);
     assert!(report.rules.len() > 100, "{} rules", report.rules.len());
     let mut engine = Engine::new(report.rules);
-    let mut events = parse(
-        Format::Auditd,
-        &root().join("testdata/e2e/imds-real-audit.log"),
-    );
-    for f in ["testdata/auditd/laurel/normal.log", "testdata/auditd/otrf"] {
-        let p = root().join(f);
-        if p.is_file() {
-            events.extend(parse(Format::Auditd, &p));
-        }
+    let mut events = Vec::new();
+    for f in [
+        "testdata/e2e/imds-real-audit.log",
+        "testdata/auditd/go-libaudit/testdata/normal.log",
+        "testdata/auditd/laurel/fork-sleep-exec.txt",
+    ] {
+        events.extend(parse_file(Format::Auditd, f));
     }
     let mut alerts = Vec::new();
     for e in events {

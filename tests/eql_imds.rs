@@ -12,6 +12,8 @@
 //! of the tool's exec and connect events. Both sequences join on
 //! `process.parent.entity_id`: the tool's exec and its connect.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -20,29 +22,13 @@ use tripline::engine::Engine;
 use tripline::rule::eql;
 use tripline::rule::{Rule, RuleKind, RuleMeta, RuleSet};
 use tripline::{Event, Format};
-use tripline_parsers::Location;
 
 fn root() -> &'static str {
     env!("CARGO_MANIFEST_DIR")
 }
 
 fn events() -> Vec<Event> {
-    let log = std::fs::read(format!("{}/testdata/e2e/imds-real-audit.log", root()))
-        .expect("testdata/e2e/imds-real-audit.log");
-    let mut parser = Format::Auditd.parser();
-    let mut out = Vec::new();
-    for (i, line) in log.split(|&b| b == b'\n').enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let loc = Location {
-            line: i as u64 + 1,
-            offset: 0,
-        };
-        let _ = parser.feed(line, loc, &mut |e| out.push(e));
-    }
-    parser.flush(&mut |e| out.push(e));
-    out
+    common::parse_file(Format::Auditd, "testdata/e2e/imds-real-audit.log")
 }
 
 /// pid -> behaviour, from the run's manifest.

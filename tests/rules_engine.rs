@@ -3,34 +3,16 @@
 //! assumptions (process_creation = exec not fork, network_connection =
 //! connect, `service: auditd` fields = per-record `auditd.records`).
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use tripline::engine::Engine;
 use tripline::rule::load_sigma_str;
 use tripline::{Event, Format};
-use tripline_parsers::Location;
 
 fn events() -> Vec<Event> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/e2e/imds-real-audit.log"
-    );
-    let log = std::fs::read(path).expect("testdata/e2e/imds-real-audit.log");
-    let mut parser = Format::Auditd.parser();
-    let mut out = Vec::new();
-    for (i, line) in log.split(|&b| b == b'\n').enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let loc = Location {
-            line: i as u64 + 1,
-            offset: 0,
-        };
-        // Malformed records are the parser's business; skip them here.
-        let _ = parser.feed(line, loc, &mut |e| out.push(e));
-    }
-    parser.flush(&mut |e| out.push(e));
-    out
+    common::parse_file(Format::Auditd, "testdata/e2e/imds-real-audit.log")
 }
 
 /// The pid of a behaviour's tool process, from the run's manifest.
