@@ -279,9 +279,22 @@ pub struct TailArgs {
     #[arg(long, help_heading = "Rules")]
     pub default_rules: bool,
 
-    /// Append alerts to FILE instead of writing them to stdout (exactly once across restarts).
-    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
-    pub output: Option<PathBuf>,
+    /// Where alerts go (repeatable), as for `scan`: a file path (NDJSON, appended; exactly
+    /// once across restarts; at most one), `-` (NDJSON on stdout, the default), `pretty` or
+    /// `pretty:PATH`, `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT`,
+    /// `syslog+unix:///dev/log`, `elasticsearch+http://HOST:PORT/INDEX`. Every output is
+    /// flushed before the checkpoint that covers its alerts.
+    #[arg(short, long = "output", value_name = "SPEC", help_heading = "Output")]
+    pub outputs: Vec<String>,
+
+    /// Syslog facility for syslog outputs (auth, authpriv, daemon, local0..local7, ...).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "auth",
+        help_heading = "Output"
+    )]
+    pub syslog_facility: String,
 
     /// Directory for checkpoints (default: /var/lib/tripline as root, else the user's state directory).
     #[arg(long, value_name = "DIR", help_heading = "State")]

@@ -27,6 +27,7 @@ use tripline::engine::Engine;
 use tripline::pipeline::escape;
 use tripline::platform::{self, Signals};
 use tripline::rule::{self, RuleSet};
+use tripline::sink::{AlertSink, MultiSink, OutputSpec, SinkError};
 use tripline::source::Line;
 use tripline::source::checkpoint::{
     Checkpoint, CheckpointStore, Emitted, EngineState, FileCheckpoint, OutputMark, PathProcs,
@@ -145,10 +146,12 @@ struct Counters {
     reloads: u64,
 }
 
-/// Where alerts go: a file opened for appending, or stdout.
+/// Where NDJSON alerts go: a file opened for appending (the one read back
+/// for exactly once), stdout, or nowhere (only other sinks).
 enum Output {
     File { w: BufWriter<File>, path: PathBuf },
     Stdout(BufWriter<io::Stdout>),
+    None(io::Sink),
 }
 
 impl Output {
@@ -156,6 +159,7 @@ impl Output {
         match self {
             Output::File { w, .. } => w,
             Output::Stdout(w) => w,
+            Output::None(w) => w,
         }
     }
 
@@ -180,6 +184,7 @@ impl Output {
                 w.flush()?;
                 Ok(None)
             }
+            Output::None(_) => Ok(None),
         }
     }
 }
@@ -188,6 +193,9 @@ impl Output {
 struct Ctx {
     engine: Engine,
     out: Output,
+    /// The other outputs (`scan`'s sinks: syslog, Elasticsearch, pretty, stdout
+    /// beside a file), flushed before each checkpoint.
+    sinks: MultiSink,
     emitted: Emitted,
     forced: Option<Format>,
     quiet: bool,
@@ -264,23 +272,44 @@ impl Ctx {
             return;
         }
         let v = a.to_json();
-        if !self.emitted.is_empty() && self.emitted.take(&alert_key(&v)) {
+        // Already in the output file (written after the last checkpoint,
+        // before a crash): not written there again. The other sinks cannot be
+        // read back: they get it again (at least once).
+        let in_file = !self.emitted.is_empty() && self.emitted.take(&alert_key(&v));
+        if in_file {
             self.n.dup_suppressed += 1;
-            return;
         }
-        // The JSON Lines wire format of `sink::JsonlSink`, written here so the
-        // output can be flushed, fsynced and measured for the checkpoint.
-        let w = self.out.writer();
-        let res = serde_json::to_writer(&mut *w, &v)
-            .map_err(io::Error::from)
-            .and_then(|()| w.write_all(b"\n"));
+        let mut res = Ok(());
+        if !in_file {
+            // The JSON Lines wire format of `sink::JsonlSink`, written here so the
+            // output can be flushed, fsynced and measured for the checkpoint.
+            let w = self.out.writer();
+            res = serde_json::to_writer(&mut *w, &v)
+                .map_err(io::Error::from)
+                .and_then(|()| w.write_all(b"\n"))
+                .map_err(SinkError::from);
+        }
+        if res.is_ok() && !self.sinks.is_empty() {
+            res = self.sinks.alert(a).map(|_| ());
+        }
         match res {
+            Ok(()) if in_file => {}
             Ok(()) => {
                 self.n.alerts += 1;
                 self.unsynced_alerts += 1;
             }
             Err(e) => self.error = Some(anyhow::Error::new(e).context("writing alerts")),
         }
+    }
+
+    /// Flushes the primary output (fsynced with `durable`) and delivers what
+    /// the other sinks buffer; returns the output mark.
+    fn flush_outputs(&mut self, durable: bool) -> Result<Option<OutputMark>> {
+        let mark = self.out.flush(durable).context("flushing alerts")?;
+        if !self.sinks.is_empty() {
+            self.sinks.flush().context("flushing alert outputs")?;
+        }
+        Ok(mark)
     }
 
     fn expire_stream(&mut self, st: &mut Stream, quiet_ms: u64) {
@@ -431,15 +460,51 @@ fn load_rules(args: &TailArgs) -> std::result::Result<RuleSet, String> {
 
 fn open_output(path: Option<&Path>) -> io::Result<Output> {
     Ok(match path {
-        Some(p) if p.as_os_str() != "-" => {
+        Some(p) => {
             let f = super::output_options().create(true).append(true).open(p)?;
             Output::File {
                 w: BufWriter::with_capacity(64 << 10, f),
                 path: std::path::absolute(p)?,
             }
         }
-        _ => Output::Stdout(BufWriter::with_capacity(64 << 10, io::stdout())),
+        None => Output::Stdout(BufWriter::with_capacity(64 << 10, io::stdout())),
     })
+}
+
+/// Splits the `-o` specs: the NDJSON file (at most one: it is read back for
+/// exactly once) or stdout as the primary output, the rest as sinks.
+fn open_outputs(args: &TailArgs) -> Result<(Output, MultiSink)> {
+    let mut file = None;
+    let mut stdout = args.outputs.is_empty();
+    let mut rest = Vec::new();
+    for spec in &args.outputs {
+        match OutputSpec::parse(spec).map_err(anyhow::Error::msg)? {
+            OutputSpec::File(p) if file.is_none() => file = Some(p),
+            OutputSpec::File(p) => bail!(
+                "at most one NDJSON file output ({} and {}): it is the one read back after a restart",
+                file.as_deref().unwrap_or(Path::new("")).display(),
+                p.display()
+            ),
+            OutputSpec::Stdout if !stdout => stdout = true,
+            _ => rest.push(spec.clone()),
+        }
+    }
+    let out = match (&file, stdout) {
+        (Some(p), _) => {
+            open_output(Some(p)).with_context(|| format!("cannot open output {}", p.display()))?
+        }
+        (None, true) => open_output(None)?,
+        (None, false) => Output::None(io::sink()),
+    };
+    if file.is_some() && stdout {
+        rest.push("-".into());
+    }
+    let sinks = if rest.is_empty() {
+        MultiSink::default()
+    } else {
+        super::scan::open_sinks(&rest, &args.syslog_facility, "auto")?
+    };
+    Ok((out, sinks))
 }
 
 /// `tripline tail`.
@@ -460,15 +525,11 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
             return Ok(Exit::Error);
         }
     };
-    let out = open_output(args.output.as_deref()).with_context(|| {
-        format!(
-            "cannot open output {:?}",
-            args.output.as_deref().unwrap_or("-".as_ref())
-        )
-    })?;
+    let (out, sinks) = open_outputs(&args)?;
     let mut ctx = Ctx {
         engine: Engine::new(rules),
         out,
+        sinks,
         emitted: Emitted::default(),
         forced,
         quiet: args.quiet,
@@ -632,7 +693,7 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
             last_ck = Instant::now();
             dirty = false;
         } else if read > 0 || ctx.unsynced_alerts > 0 {
-            ctx.out.flush(false)?;
+            ctx.flush_outputs(false)?;
         }
         if !stats_every.is_zero() && last_stats.elapsed() >= stats_every {
             print_stats(&ctx, &followers);
@@ -683,7 +744,7 @@ fn save<S>(store: &CheckpointStore, ctx: &mut Ctx, followers: &[Follower<S>]) ->
 where
     Ctx: Handler<State = S>,
 {
-    let mut output = ctx.out.flush(ctx.unsynced_alerts > 0)?;
+    let mut output = ctx.flush_outputs(ctx.unsynced_alerts > 0)?;
     if ctx.emitted.is_empty() {
         ctx.mark_floor = None;
     } else if let Some(floor) = &ctx.mark_floor {
@@ -876,7 +937,7 @@ fn tail_stdin(args: &TailArgs, mut ctx: Ctx, signals: &Signals) -> Result<Exit> 
         if let Some(e) = ctx.error.take() {
             return Err(e);
         }
-        ctx.out.flush(false)?;
+        ctx.flush_outputs(false)?;
         if !stats_every.is_zero() && last_stats.elapsed() >= stats_every {
             print_stats::<Stream>(&ctx, &[]);
             last_stats = Instant::now();
@@ -885,7 +946,7 @@ fn tail_stdin(args: &TailArgs, mut ctx: Ctx, signals: &Signals) -> Result<Exit> 
     if let Some(e) = ctx.error.take() {
         return Err(e);
     }
-    ctx.out.flush(true)?;
+    ctx.flush_outputs(true)?;
     if !args.quiet {
         print_stats::<Stream>(&ctx, &[]);
     }

@@ -43,6 +43,12 @@ pub trait AlertSink {
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
+    /// Delivers what is buffered, and may be called any number of times
+    /// (live mode calls it before each checkpoint). The default calls
+    /// [`finish`](Self::finish), which for every built-in sink only flushes.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.finish()
+    }
 }
 
 /// One parsed `--output` specification.
@@ -136,6 +142,17 @@ impl AlertSink for MultiSink {
 
     fn finish(&mut self) -> Result<(), SinkError> {
         self.sinks.iter_mut().try_for_each(|s| s.finish())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.sinks.iter_mut().try_for_each(|s| s.flush())
+    }
+}
+
+impl MultiSink {
+    /// True when there is no sink.
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
     }
 }
 
