@@ -119,9 +119,10 @@ pub fn scan(
     std::thread::scope(|scope| -> Result<()> {
         let mut workers = Vec::new();
         for _ in 0..jobs.clamp(1, n.max(1)) {
-            let mut worker = Engine::with_options(rules.clone(), options.clone());
-            let (senders, next, stop) = (&senders, &next, &stop);
+            let (senders, next, stop, rules) = (&senders, &next, &stop, &rules);
             workers.push(scope.spawn(move || {
+                // Built in the worker: the prefilters of several workers build in parallel.
+                let mut worker = Engine::with_options(rules.clone(), options.clone());
                 let mut reporter = ErrorReporter::new(plan.errors_per_input, plan.quiet);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
