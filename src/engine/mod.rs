@@ -292,6 +292,30 @@ impl Engine {
         });
     }
 
+    /// The open state of the sequence rules (for live mode's checkpoint), or
+    /// `None` when nothing is open.
+    pub fn open_state(&self) -> Option<serde_json::Value> {
+        if self.stateful.is_empty() {
+            return None;
+        }
+        let st = self.stateful.save_state();
+        if st.is_empty() {
+            return None;
+        }
+        serde_json::to_value(st).ok()
+    }
+
+    /// Restores what [`open_state`](Self::open_state) returned, before any event.
+    ///
+    /// # Errors
+    /// The value is not such a state.
+    pub fn restore_open_state(&mut self, v: serde_json::Value) -> Result<(), String> {
+        let st: Vec<(String, sequence::SequencerState)> =
+            serde_json::from_value(v).map_err(|e| e.to_string())?;
+        self.stateful.restore_state(st);
+        Ok(())
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> EngineStats {
         let mut s = self.stats.clone();

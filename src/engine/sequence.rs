@@ -74,6 +74,8 @@
 use std::cell::OnceCell;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tripline_parsers::Event;
 
 use super::matcher;
@@ -157,6 +159,30 @@ struct Partial {
     slots: Vec<(usize, i64, Arc<Event>)>,
 }
 
+/// The open state of a [`Sequencer`], for live mode's checkpoint: the reorder
+/// buffer, the event clock and every partial sequence. Events are stored once
+/// each (ECS JSON, [`Event::to_json`]) and referenced by index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SequencerState {
+    /// The events referenced by `buf` and `keys`.
+    pub ev: Vec<Value>,
+    /// Reorder buffer: (time, arrival number, event, stage mask, until).
+    pub buf: Vec<(i64, u64, u32, u64, bool)>,
+    /// (watermark, released up to, arrival counter, next sweep).
+    pub clock: (i64, i64, u64, i64),
+    /// Join keys, least recently used first, with their partials:
+    /// (start, last, filled stages, [(stage, time, event)]).
+    #[allow(clippy::type_complexity)]
+    pub keys: Vec<(Vec<u8>, Vec<(i64, i64, u64, Vec<(u32, i64, u32)>)>)>,
+}
+
+impl SequencerState {
+    /// True when there is nothing open.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty() && self.keys.is_empty()
+    }
+}
+
 /// Runs one [`SequenceSpec`].
 pub struct Sequencer {
     meta: Arc<RuleMeta>,
@@ -205,6 +231,99 @@ impl Sequencer {
         s.keys = self.keys.len() as u64;
         s.partials = self.partials as u64;
         s
+    }
+
+    /// The open state (see [`SequencerState`]).
+    pub fn save_state(&self) -> SequencerState {
+        let mut st = SequencerState::default();
+        let mut seen: Vec<(*const Event, u32)> = Vec::new();
+        let mut index = |ev: &Arc<Event>, st: &mut SequencerState| -> u32 {
+            let p = Arc::as_ptr(ev);
+            if let Some((_, i)) = seen.iter().find(|(q, _)| *q == p) {
+                return *i;
+            }
+            st.ev.push(ev.to_json());
+            let i = (st.ev.len() - 1) as u32;
+            seen.push((p, i));
+            i
+        };
+        for p in self.reorder.buffered() {
+            let i = index(&p.event, &mut st);
+            st.buf.push((p.ts, p.seq, i, p.info.stages, p.info.until));
+        }
+        let (w, r, seq) = self.reorder.clock();
+        st.clock = (w, r, seq, self.next_sweep);
+        for (k, list) in self.keys.iter() {
+            let mut ps = Vec::with_capacity(list.len());
+            for p in list {
+                let slots = p
+                    .slots
+                    .iter()
+                    .map(|(s, t, e)| (*s as u32, *t, index(e, &mut st)))
+                    .collect();
+                ps.push((p.start, p.last, p.filled, slots));
+            }
+            st.keys.push((k.to_vec(), ps));
+        }
+        st
+    }
+
+    /// Restores a saved state into this (fresh) joiner. Entries naming a
+    /// missing event or stage are skipped, and the state limits hold.
+    pub fn restore_state(&mut self, st: SequencerState) {
+        let events: Vec<Arc<Event>> = st
+            .ev
+            .iter()
+            .map(|v| Arc::new(Event::from_json(v)))
+            .collect();
+        let n = self.spec.stages.len();
+        let (w, r, seq, sweep) = st.clock;
+        self.reorder.set_clock(w, r, seq);
+        self.next_sweep = sweep;
+        for (ts, seq, i, stages, until) in st.buf {
+            if self.reorder.len() >= self.limits.max_buffered {
+                break;
+            }
+            if let Some(ev) = events.get(i as usize) {
+                let hits = Hits { stages, until };
+                self.reorder.push_at(ts, seq, ev.clone(), hits);
+            }
+        }
+        for (k, ps) in st.keys {
+            if self.keys.len() >= self.limits.max_keys {
+                break;
+            }
+            if self.keys.peek_mut(&k).is_some() {
+                continue;
+            }
+            let mut list = Vec::new();
+            for (start, last, filled, slots) in ps {
+                if list.len() >= self.limits.max_partials_per_key
+                    || self.partials >= self.limits.max_partials
+                {
+                    break;
+                }
+                let slots: Option<Vec<_>> = slots
+                    .into_iter()
+                    .map(|(s, t, i)| {
+                        let ev = events.get(i as usize)?;
+                        ((s as usize) < n).then(|| (s as usize, t, ev.clone()))
+                    })
+                    .collect();
+                if let Some(slots) = slots {
+                    list.push(Partial {
+                        start,
+                        last,
+                        filled,
+                        slots,
+                    });
+                    self.partials += 1;
+                }
+            }
+            if !list.is_empty() {
+                self.keys.insert(Arc::from(k.as_slice()), list);
+            }
+        }
     }
 
     /// Takes one event. Alerts come out once the event is released from the

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tripline_parsers::Event;
 
 use super::count::Counter;
-use super::sequence::{Observation, Sequencer};
+use super::sequence::{Observation, Sequencer, SequencerState};
 use super::window::{StateLimits, StateStats};
 use crate::alert::Alert;
 use crate::rule::{RuleKind, RuleSet};
@@ -96,6 +96,35 @@ impl StatefulRules {
             match r {
                 Runner::Sequence(s) => s.flush(out),
                 Runner::Count(c) => c.flush(out),
+            }
+        }
+    }
+
+    /// The open state of the sequence rules, by rule id (counters are not
+    /// saved yet: their value hashes use a per-process key).
+    pub fn save_state(&self) -> Vec<(String, SequencerState)> {
+        self.runners
+            .iter()
+            .filter_map(|r| match r {
+                Runner::Sequence(s) => {
+                    let st = s.save_state();
+                    (!st.is_empty()).then(|| (s.meta().id.clone(), st))
+                }
+                Runner::Count(_) => None,
+            })
+            .collect()
+    }
+
+    /// Restores [`save_state`](Self::save_state)'s result into the rules of
+    /// the same id (before any event); states of rules no longer loaded are dropped.
+    pub fn restore_state(&mut self, states: Vec<(String, SequencerState)>) {
+        for (id, st) in states {
+            let runner = self.runners.iter_mut().find_map(|r| match r {
+                Runner::Sequence(s) if s.meta().id == id => Some(s),
+                _ => None,
+            });
+            if let Some(s) = runner {
+                s.restore_state(st);
             }
         }
     }

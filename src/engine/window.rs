@@ -403,6 +403,19 @@ impl<V> KeyTable<V> {
         Some((key, self.take(i)))
     }
 
+    /// Every entry, least recently used first (for checkpoints).
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
+        let mut i = self.head;
+        std::iter::from_fn(move || {
+            if i == NIL {
+                return None;
+            }
+            let s = self.slots.get(i as usize)?.as_ref()?;
+            i = s.next;
+            Some((&s.key, &s.value))
+        })
+    }
+
     /// Keeps only the entries for which `f` returns true (in recency order).
     pub fn retain(&mut self, mut f: impl FnMut(&Key, &mut V) -> bool) {
         let mut i = self.head;
@@ -512,6 +525,35 @@ impl<T> Reorder<T> {
     /// no longer be put in order and is processed at once.
     pub fn is_late(&self, ts: i64) -> bool {
         ts < self.released_up_to
+    }
+
+    /// The buffered events, in no particular order (for checkpoints).
+    pub fn buffered(&self) -> impl Iterator<Item = &Pending<T>> {
+        self.heap.iter().map(|r| &r.0)
+    }
+
+    /// (watermark, released up to, arrival counter), for checkpoints.
+    pub fn clock(&self) -> (i64, i64, u64) {
+        (self.watermark, self.released_up_to, self.seq)
+    }
+
+    /// Restores what [`clock`](Self::clock) and [`buffered`](Self::buffered)
+    /// returned (call on an empty buffer, then [`push_at`](Self::push_at) each event).
+    pub fn set_clock(&mut self, watermark: i64, released_up_to: i64, seq: u64) {
+        self.watermark = watermark;
+        self.released_up_to = released_up_to;
+        self.seq = seq;
+    }
+
+    /// Buffers a restored event with its original arrival number.
+    pub fn push_at(&mut self, ts: i64, seq: u64, event: Arc<Event>, info: T) {
+        self.seq = self.seq.max(seq);
+        self.heap.push(Reverse(Pending {
+            ts,
+            seq,
+            event,
+            info,
+        }));
     }
 
     /// Buffers an event.
