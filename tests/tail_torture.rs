@@ -10,7 +10,8 @@
 // Exactly once needs the checkpoint to carry the process table (a connect whose
 // exec lies in a rotated, since gzipped file keeps its command line and so the
 // network rule's IMDSv2 carve-out) and rotated files to be found again inside
-// their .gz (both issue 8).
+// their .gz, and the sequence joiner's open partials (the IMDS pack's
+// exec-then-connect sequence rule is included) (issue 8).
 #[cfg(unix)]
 #[test]
 fn tail_survives_rotation_and_kill_9_exactly_once() {
@@ -29,6 +30,7 @@ fn tail_survives_rotation_and_kill_9_exactly_once() {
         ))
         .args(["--tripline", env!("CARGO_BIN_EXE_tripline")])
         .args(["--cycles", "8", "--rate", "150", "--rotate-every", "1.0"])
+        .arg("--with-sequences")
         // A debug build re-reads a 2 MiB warm-up too slowly to keep up.
         .args(["--warm-up", "262144"])
         .output()

@@ -235,16 +235,16 @@ pub trait EngineState {
     fn restore_state(&mut self, state: Value) -> Result<(), String>;
 }
 
-/// Today's engine has only stateless single-event rules: nothing to save.
-// TODO(issue 8): the sequence joiner (src/engine/sequence.rs) serializes its
-// partial sequences here once its API lands.
+/// The sequence joiner's reorder buffers and partial sequences, by rule id
+/// ([`crate::engine::sequence::SequencerState`]). Counting rules' windows are
+/// not saved yet.
 impl EngineState for crate::engine::Engine {
     fn save_state(&self) -> Option<Value> {
-        None
+        self.open_state()
     }
 
-    fn restore_state(&mut self, _state: Value) -> Result<(), String> {
-        Ok(())
+    fn restore_state(&mut self, state: Value) -> Result<(), String> {
+        self.restore_open_state(state)
     }
 }
 

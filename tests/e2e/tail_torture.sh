@@ -12,6 +12,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 TRIPLINE=${TRIPLINE:-${CARGO_TARGET_DIR:-$REPO/target}/release/tripline}
 [[ -x $TRIPLINE ]] || { echo "tail_torture: no binary at $TRIPLINE (cargo build --release)" >&2; exit 2; }
-args=(--tripline "$TRIPLINE" --cycles "${CYCLES:-50}" --rate "${RATE:-1000}")
+args=(--tripline "$TRIPLINE" --cycles "${CYCLES:-50}" --rate "${RATE:-1000}" --with-sequences)
 [[ -n ${SEED:-} ]] && args+=(--seed "$SEED")
 exec python3 "$HERE/tail_torture.py" "${args[@]}"
