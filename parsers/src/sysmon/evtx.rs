@@ -13,11 +13,12 @@
 //! `String` per key) and then copying it into a [`WinEvent`] cost more than
 //! the crate's rendering itself. The common record (a `System` block and an
 //! `EventData` of named scalars) is therefore read straight from the rendered
-//! bytes: `EventData` pairs go into the [`WinEvent`] as they are parsed, only
-//! the small `System` block becomes a `Value` (and is read by the very same
-//! `from_evtx_json`, so the two paths cannot drift). Anything else
-//! (`UserData`, `RenderingInfo`, unnamed `Data`, nested or non-integer
-//! values, repeated names) takes the `Value` path. The event is then built by
+//! bytes: `EventData` pairs go into the [`WinEvent`] as they are parsed, and
+//! of the `System` block only the scalar children and the wanted attributes
+//! become (scalar) `Value`s, read with `from_evtx_json`'s rules. Anything
+//! else (`UserData`, `RenderingInfo`, unnamed `Data`, nested or non-integer
+//! values, repeated names, a non-object where an object belongs) takes the
+//! `Value` path; a test compares both paths on every corpus record. The event is then built by
 //! [`ecs::build_owned`], which moves the strings instead of copying them.
 //!
 //! A corrupt chunk or record is one [`ParseError`] (record id when the crate
@@ -144,30 +145,114 @@ pub fn win_event(json: &[u8]) -> Result<Option<WinEvent>, serde_json::Error> {
         let doc: Value = serde_json::from_slice(json)?;
         return Ok(shapes::from_evtx_json(&doc));
     }
-    let Some(system) = parts.system else {
+    if !parts.has_system {
         return Ok(None);
-    };
-    let doc = Value::Object(serde_json::Map::from_iter([(
-        "Event".to_string(),
-        Value::Object(serde_json::Map::from_iter([("System".to_string(), system)])),
-    )]));
-    let mut w = shapes::from_evtx_json(&doc);
-    if let Some(w) = &mut w {
-        w.event_data = parts.event_data;
     }
-    Ok(w)
+    let mut w = parts.system();
+    w.event_data = parts.event_data;
+    Ok(Some(w))
 }
 
+/// The `System` children read (bit i of `Parts::seen`), in this order.
+const SYSTEM_KEYS: [&str; 13] = [
+    "EventID",
+    "Version",
+    "Level",
+    "Task",
+    "Opcode",
+    "Keywords",
+    "EventRecordID",
+    "Channel",
+    "Computer",
+    "Provider",
+    "TimeCreated",
+    "Execution",
+    "Security",
+];
+/// The first element of `SYSTEM_KEYS` whose value is read from `#attributes`.
+const FIRST_ATTR_ELEMENT: usize = 9;
+/// `(element, attribute)` read from the elements' `#attributes`.
+const SYSTEM_ATTRS: [(&str, &str); 7] = [
+    ("Provider", "Name"),
+    ("Provider", "EventSourceName"),
+    ("Provider", "Guid"),
+    ("TimeCreated", "SystemTime"),
+    ("Execution", "ProcessID"),
+    ("Execution", "ThreadID"),
+    ("Security", "UserID"),
+];
 /// What the direct read collected; `fallback` when the record needs the
 /// `Value` path.
 #[derive(Default)]
 struct Parts {
-    system: Option<Value>,
+    has_system: bool,
+    /// Values of `SYSTEM_KEYS[..FIRST_ATTR_ELEMENT]`.
+    scalars: [Option<Value>; FIRST_ATTR_ELEMENT],
+    /// Values of `SYSTEM_ATTRS`.
+    attrs: [Option<Value>; 7],
+    /// `System` children seen (bit i: `SYSTEM_KEYS[i]`), and `#attributes`
+    /// seen in the attribute elements (bit 16 + i).
+    seen: u32,
+    /// The attribute element being read (an index into `SYSTEM_KEYS`).
+    element: usize,
     event_data: Vec<(String, String)>,
     fallback: bool,
 }
 
 impl Parts {
+    /// The `System` fields, exactly as `shapes::from_evtx_json` reads them.
+    fn system(&mut self) -> WinEvent {
+        fn str_of(v: Option<Value>) -> Option<String> {
+            match v? {
+                Value::String(s) => Some(s),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            }
+        }
+        fn int_of(v: Option<&Value>) -> Option<i64> {
+            match v? {
+                Value::Number(n) => n.as_i64().or_else(|| n.as_u64().map(|u| u as i64)),
+                Value::String(s) => ecs::parse_int(s),
+                _ => None,
+            }
+        }
+        let [
+            event_id,
+            version,
+            level,
+            task,
+            opcode,
+            keywords,
+            record_id,
+            channel,
+            computer,
+        ] = std::mem::take(&mut self.scalars);
+        let [name, source_name, guid, time, pid, tid, user] = std::mem::take(&mut self.attrs);
+        let event_id = event_id.as_ref().map(|v| match v {
+            Value::Object(m) => m.get("#text").unwrap_or(v),
+            _ => v,
+        });
+        WinEvent {
+            provider_name: str_of(name).or_else(|| str_of(source_name)),
+            provider_guid: str_of(guid),
+            event_id: int_of(event_id).and_then(|i| u32::try_from(i).ok()),
+            version,
+            level,
+            task,
+            opcode,
+            keywords,
+            record_id: int_of(record_id.as_ref()).and_then(|i| u64::try_from(i).ok()),
+            channel: str_of(channel),
+            computer: str_of(computer),
+            time_created_ns: str_of(time).and_then(|s| ecs::parse_rfc3339(&s)),
+            process_id: int_of(pid.as_ref()),
+            thread_id: int_of(tid.as_ref()),
+            user_sid: str_of(user),
+            ..Default::default()
+        }
+    }
+
     /// Gives up on the direct read (the caller re-reads the record as a
     /// `Value`); skips the rest of `map`, whose last value has been read.
     fn bail<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
@@ -267,7 +352,10 @@ object_visitor!(Root, |parts, map| {
 object_visitor!(EventSeed, |parts, map| {
     while let Some(k) = map.next_key::<Key>()? {
         match &*k.0 {
-            "System" if parts.system.is_none() => parts.system = Some(map.next_value()?),
+            "System" if !parts.has_system => {
+                parts.has_system = true;
+                map.next_value_seed(SystemSeed(parts))?;
+            }
             "EventData" if parts.event_data.is_empty() => {
                 map.next_value_seed(EventDataSeed(parts))?;
             }
@@ -276,6 +364,69 @@ object_visitor!(EventSeed, |parts, map| {
                 return parts.bail(map);
             }
             _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+});
+
+// The `System` block: its scalar children as `Value`s, the wanted attributes
+// of `Provider`, `TimeCreated`, `Execution`, `Security`; a repeated child
+// (where the `Value` path keeps the last one) goes to the `Value` path.
+object_visitor!(SystemSeed, |parts, map| {
+    while let Some(k) = map.next_key::<Key>()? {
+        let Some(i) = SYSTEM_KEYS.iter().position(|n| *n == k.0) else {
+            map.next_value::<IgnoredAny>()?;
+            continue;
+        };
+        if parts.seen & (1 << i) != 0 {
+            map.next_value::<IgnoredAny>()?;
+            return parts.bail(map);
+        }
+        parts.seen |= 1 << i;
+        if i < FIRST_ATTR_ELEMENT {
+            parts.scalars[i] = Some(map.next_value()?);
+        } else {
+            parts.element = i;
+            map.next_value_seed(AttrElement(parts))?;
+        }
+    }
+    Ok(())
+});
+
+// `{"#attributes": {...}, ...}` of one `System` child.
+object_visitor!(AttrElement, |parts, map| {
+    while let Some(k) = map.next_key::<Key>()? {
+        if k.0 != "#attributes" {
+            map.next_value::<IgnoredAny>()?;
+            continue;
+        }
+        let bit = 1 << (16 + parts.element);
+        if parts.seen & bit != 0 {
+            map.next_value::<IgnoredAny>()?;
+            return parts.bail(map);
+        }
+        parts.seen |= bit;
+        map.next_value_seed(Attributes(parts))?;
+    }
+    Ok(())
+});
+
+// The attributes themselves: the wanted ones as `Value`s.
+object_visitor!(Attributes, |parts, map| {
+    let element = SYSTEM_KEYS[parts.element];
+    while let Some(k) = map.next_key::<Key>()? {
+        let slot = SYSTEM_ATTRS
+            .iter()
+            .position(|(e, a)| *e == element && *a == k.0);
+        match slot {
+            Some(j) if parts.attrs[j].is_none() => parts.attrs[j] = Some(map.next_value()?),
+            Some(_) => {
+                map.next_value::<IgnoredAny>()?;
+                return parts.bail(map);
+            }
+            None => {
                 map.next_value::<IgnoredAny>()?;
             }
         }
@@ -371,6 +522,14 @@ mod tests {
             r##"{"Event":{SYS,"EventData":{"A":"1"},"RenderingInfo":{"Message":"m"}}}"##,
             r##"{"Event":{SYS,"EventData":{"A\u0041":"\"q\""}}}"##,
             r##"{"Event":{SYS,SYS}}"##,
+            r##"{"Event":{"System":{"EventID":"0x10","EventID":5}}}"##,
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"a"},"#attributes":{"Guid":"g"}}}}}"##,
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"a","Name":"b"}}}}}"##,
+            r##"{"Event":{"System":{"Provider":"x","Execution":{"#attributes":null},"Channel":7}}}"##,
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"EventSourceName":"s"}},"EventRecordID":"12","Execution":{"#attributes":{"ProcessID":"0x10","ThreadID":-1}}}}}"##,
+            r##"{"Event":{"System":{"EventID":{"#text":"7"},"EventRecordID":18446744073709551615,"Security":{"#attributes":{}}}}}"##,
+            r##"{"Event":{"System":[1]}}"##,
+            r##"{"Event":{"System":{"TimeCreated":{"#attributes":{"SystemTime":"bogus"}},"Computer":true}}}"##,
             r##"{"Event":{"EventData":{"A":"1"}}}"##,
             r##"{"Event":[1,2]}"##,
             r##"[1]"##,
