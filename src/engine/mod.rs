@@ -62,7 +62,8 @@ pub struct EngineOptions {
 pub struct Engine {
     rules: RuleSet,
     mode: PrefilterMode,
-    prefilter: Option<prefilter::Prefilter>,
+    /// Shared with the [`Engine::worker`]s (immutable; per-event state is in `scratch`).
+    prefilter: Option<Arc<prefilter::Prefilter>>,
     scratch: prefilter::Scratch,
     /// Candidate rule indices of the current event (reused).
     candidates: Vec<u32>,
@@ -97,10 +98,10 @@ impl Engine {
         let hits = vec![false; rules.len()];
         let prefilter = match options.prefilter {
             PrefilterMode::Off => None,
-            _ => Some(prefilter::Prefilter::new(&rules)),
+            _ => Some(Arc::new(prefilter::Prefilter::new(&rules))),
         };
         let scratch = prefilter
-            .as_ref()
+            .as_deref()
             .map(prefilter::Prefilter::scratch)
             .unwrap_or_default();
         let singles = rules
@@ -120,6 +121,25 @@ impl Engine {
             stats: EngineStats::default(),
             stateful,
             hits,
+        }
+    }
+
+    /// An engine for another thread of a parallel scan: the same rules and
+    /// prefilter mode, the compiled prefilter shared (not rebuilt: it is most
+    /// of an engine's memory), fresh counters and state. It is meant for
+    /// [`Engine::process_single`]; stateful rules run on the original.
+    pub fn worker(&self) -> Engine {
+        let rules = self.rules.clone();
+        Engine {
+            mode: self.mode,
+            prefilter: self.prefilter.clone(),
+            scratch: self.scratch.clone(),
+            candidates: Vec::new(),
+            singles: self.singles.clone(),
+            stats: EngineStats::default(),
+            stateful: state::StatefulRules::default(),
+            hits: vec![false; rules.len()],
+            rules,
         }
     }
 

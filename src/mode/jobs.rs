@@ -32,7 +32,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use anyhow::Result;
 use tripline::Event;
 use tripline::alert::Alert;
-use tripline::engine::{Engine, EngineOptions};
+use tripline::engine::Engine;
 use tripline::filter::EventFilter;
 use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, read_input_tracked};
 use tripline::source::Input;
@@ -104,7 +104,6 @@ pub fn scan(
     plan: &ReadPlan<'_>,
     jobs: usize,
     engine: &mut Engine,
-    options: &EngineOptions,
     on_input: &mut dyn FnMut(usize),
     on_alert: &mut dyn FnMut(Alert) -> Result<()>,
     on_end: &mut dyn FnMut(usize, InputOutcome),
@@ -115,14 +114,13 @@ pub fn scan(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let stateful = engine.has_stateful();
-    let rules = engine.rules().clone();
     std::thread::scope(|scope| -> Result<()> {
         let mut workers = Vec::new();
         for _ in 0..jobs.clamp(1, n.max(1)) {
-            let (senders, next, stop, rules) = (&senders, &next, &stop, &rules);
+            // The compiled prefilter is shared, not rebuilt per worker.
+            let mut worker = engine.worker();
+            let (senders, next, stop) = (&senders, &next, &stop);
             workers.push(scope.spawn(move || {
-                // Built in the worker: the prefilters of several workers build in parallel.
-                let mut worker = Engine::with_options(rules.clone(), options.clone());
                 let mut reporter = ErrorReporter::new(plan.errors_per_input, plan.quiet);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);

@@ -171,7 +171,6 @@ enum Work<'a> {
     Scan {
         jobs: usize,
         engine: &'a mut Engine,
-        options: &'a EngineOptions,
         on_alert: &'a mut dyn FnMut(tripline::alert::Alert) -> Result<()>,
     },
 }
@@ -281,7 +280,6 @@ fn read_all(
         Work::Scan {
             jobs,
             engine,
-            options,
             on_alert,
         } if jobs > 1 && inputs.len() > 1 => {
             let plan = super::jobs::ReadPlan {
@@ -297,7 +295,6 @@ fn read_all(
                 &plan,
                 jobs,
                 engine,
-                options,
                 &mut |i| start_input(i),
                 &mut |a| {
                     progress.borrow_mut().refresh();
@@ -536,7 +533,7 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
         },
         ..EngineOptions::default()
     };
-    let mut engine = Engine::with_options(report.rules, options.clone());
+    let mut engine = Engine::with_options(report.rules, options);
     let mut allowlist = match &args.allowlist {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -597,7 +594,6 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
                 .jobs
                 .map_or_else(super::jobs::default_jobs, usize::from),
             engine: &mut engine,
-            options: &options,
             on_alert: &mut |a| push(a, &mut sink),
         },
     )?;
