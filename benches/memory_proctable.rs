@@ -36,7 +36,7 @@ const DEFAULT_PIDS: u64 = 10_000_000;
 /// Hosts the pids are spread over (`node=` prefixes).
 const HOSTS: u64 = 1_000;
 
-/// Allowed growth of peak resident memory, in MiB: 65,536 process entries
+/// Allowed growth of peak resident memory, in MiB: 16,384 process entries
 /// of a few hundred bytes (~30 MiB with the hash table) plus the joiner's
 /// caps (about 30,000 events) and allocator slack. Unbounded tables would
 /// need gigabytes.

@@ -33,14 +33,18 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Cap on tracked processes (per parser, i.e. per input stream).
-pub const MAX_PROCESSES: usize = 65_536;
+/// Cap on tracked processes (per parser, i.e. per input stream). Lineage
+/// needs the processes that are still running or recently ran; the least
+/// recently used are evicted first, so long-lived parents (shells, daemons)
+/// stay. 16,384 keeps a 1 GB scan under the 64 MB memory goal (issue 10):
+/// at 65,536 the full table alone took ~60 MB of the 110 MB peak.
+pub const MAX_PROCESSES: usize = 16_384;
 
 /// Cap on the bytes the tracked processes hold together (per parser), as
-/// [`ProcTable::bytes`] estimates them. 65,536 entries of a few hundred
+/// [`ProcTable::bytes`] estimates them. 16,384 entries of a few hundred
 /// bytes fit; without it, long command lines (up to the coalescer's 8 MiB
 /// per event) could make the entry cap worth gigabytes (see: issue 11).
-pub const MAX_PROCESS_BYTES: usize = 64 << 20;
+pub const MAX_PROCESS_BYTES: usize = 32 << 20;
 
 /// Estimated bytes per entry besides its strings: the key, the entry, the
 /// `String`/`Vec` headers and the hash table's slot, rounded up for
