@@ -35,6 +35,21 @@ pub struct ReadStats {
     pub table_evictions: u64,
 }
 
+impl ReadStats {
+    /// Adds one input's counters (kept beside the fields, so a new counter is
+    /// summed where it is declared).
+    pub fn add(&mut self, s: &ReadStats) {
+        self.inputs += s.inputs;
+        self.input_errors += s.input_errors;
+        self.records += s.records;
+        self.events += s.events;
+        self.bad_records += s.bad_records;
+        self.bytes += s.bytes;
+        self.events_completed_early += s.events_completed_early;
+        self.table_evictions += s.table_evictions;
+    }
+}
+
 /// Where bad-record messages go; rate-limited per input so a garbage file
 /// cannot flood the terminal. Messages are escaped: log bytes never reach the
 /// terminal raw.

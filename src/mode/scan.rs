@@ -302,7 +302,7 @@ fn read_all(
                 },
                 &mut |i, outcome| {
                     progress.borrow_mut().end_file(Some(outcome.stats.events));
-                    add_stats(&mut stats, &outcome.stats);
+                    stats.add(&outcome.stats);
                     filtered += outcome.filtered;
                     end_input(&inputs[i], outcome.result, &mut stats);
                 },
@@ -334,18 +334,6 @@ fn read_all(
         );
     }
     Ok((stats, failed))
-}
-
-/// Adds one input's counters to the run's.
-fn add_stats(total: &mut ReadStats, s: &ReadStats) {
-    total.inputs += s.inputs;
-    total.input_errors += s.input_errors;
-    total.records += s.records;
-    total.events += s.events;
-    total.bad_records += s.bad_records;
-    total.bytes += s.bytes;
-    total.events_completed_early += s.events_completed_early;
-    total.table_evictions += s.table_evictions;
 }
 
 fn summary_line(stats: &ReadStats) -> String {
