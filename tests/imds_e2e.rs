@@ -8,10 +8,11 @@
 //! expected IMDS rules must fire: the four behaviours are detected; the benign runs, the curl
 //! carve-out forms and the parents are not.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{root, tripline};
 use serde_json::Value;
 
 const TOOL: &str = "fb91c4e7-6564-4404-b3b1-a14a98484434"; // suspicious tool (medium)
@@ -49,18 +50,6 @@ fn expected_by_behaviour() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         // extra: AWS over IPv6 (fd00:ec2::254)
         ("aws-ipv6-credentials", set(&[TOOL, CRED, NET, SEQ])),
     ])
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tripline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run tripline")
 }
 
 fn ndjson(out: &[u8]) -> Vec<Value> {

@@ -3,22 +3,14 @@
 //! files still join (stateful rules see every input's events in input order;
 //! see src/mode/jobs.rs).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{root, tripline};
 
 const SEQ: &str = "fccccbe0-1d40-4060-9499-b5147a6172b1"; // IMDS: exec then connect within 1 s
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tripline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run tripline")
-}
 
 /// A fresh directory under the system temp dir.
 fn temp_dir(name: &str) -> PathBuf {

@@ -1,14 +1,24 @@
 //! Helpers shared by the integration tests (`mod common;`).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::{Command, Output};
 
 use tripline::{Event, Format};
 use tripline_parsers::Location;
 
 /// The repository root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the tripline binary with `args` in the repository root.
+pub fn tripline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run tripline")
 }
 
 /// Every event of a line-oriented file (`path` relative to the repository
