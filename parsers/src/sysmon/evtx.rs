@@ -210,13 +210,7 @@ impl Parts {
                 _ => None,
             }
         }
-        fn int_of(v: Option<&Value>) -> Option<i64> {
-            match v? {
-                Value::Number(n) => n.as_i64().or_else(|| n.as_u64().map(|u| u as i64)),
-                Value::String(s) => ecs::parse_int(s),
-                _ => None,
-            }
-        }
+        use super::shapes::int_of;
         let [
             event_id,
             version,

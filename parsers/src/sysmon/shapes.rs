@@ -36,7 +36,8 @@ fn str_of(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn int_of(v: Option<&Value>) -> Option<i64> {
+/// An integer from a JSON number or a decimal/hex string (shared with the EVTX reader).
+pub(super) fn int_of(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_u64().map(|u| u as i64)),
         Value::String(s) => super::ecs::parse_int(s),
