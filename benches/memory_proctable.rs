@@ -42,19 +42,9 @@ const HOSTS: u64 = 1_000;
 /// need gigabytes.
 const BUDGET_MIB: f64 = 160.0;
 
-/// (VmRSS, VmHWM) in KiB, from /proc/self/status (Linux only).
-fn rss_kib() -> Option<(u64, u64)> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let l = s.lines().find(|l| l.starts_with(name))?;
-        l.split_whitespace().nth(1)?.parse().ok()
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
+#[path = "common/mem.rs"]
+mod mem;
+use mem::{mib, rss_kib};
 
 fn main() {
     let pids: u64 = std::env::var("FLOOD_PIDS")

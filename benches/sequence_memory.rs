@@ -57,23 +57,9 @@ correlation:
 level: low
 "#;
 
-/// (VmRSS, VmHWM) in KiB, from /proc/self/status.
-fn rss_kib() -> Option<(u64, u64)> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        s.lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
+#[path = "common/mem.rs"]
+mod mem;
+use mem::{mib, rss_kib};
 
 fn main() {
     let keys: u64 = std::env::var("FLOOD_KEYS")

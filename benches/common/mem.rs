@@ -1,0 +1,20 @@
+//! Resident memory for the memory benchmarks (`#[path]`-included by them).
+
+/// (VmRSS, VmHWM) in KiB, from /proc/self/status (Linux only).
+pub fn rss_kib() -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        s.lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// KiB to MiB.
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
