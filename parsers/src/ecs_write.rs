@@ -156,10 +156,12 @@ impl JsonView<'_> {
 fn write_object(w: &mut Vec<u8>, leaves: &[(&str, Leaf<'_>)], depth: usize) {
     w.push(b'{');
     let mut open: Vec<&str> = Vec::with_capacity(4);
+    // One buffer for every leaf's segments (this runs per event and alert).
+    let mut parents: Vec<&str> = Vec::with_capacity(8);
     let mut first = true;
     for &(path, leaf) in leaves {
-        let mut segs = path.split('.').skip(depth);
-        let mut parents: Vec<&str> = segs.by_ref().collect();
+        parents.clear();
+        parents.extend(path.split('.').skip(depth));
         let last = parents.pop().unwrap_or("");
         let common = open
             .iter()
