@@ -44,13 +44,10 @@ const BUDGET_MIB: f64 = 160.0;
 
 #[path = "common/mem.rs"]
 mod mem;
-use mem::{mib, rss_kib};
+use mem::{env_u64, mib, rss_kib};
 
 fn main() {
-    let pids: u64 = std::env::var("FLOOD_PIDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_PIDS);
+    let pids = env_u64("FLOOD_PIDS", DEFAULT_PIDS);
     let report = load(&[], true);
     let limits = StateLimits::default();
     let mut engine = Engine::with_options(

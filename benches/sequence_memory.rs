@@ -59,13 +59,10 @@ level: low
 
 #[path = "common/mem.rs"]
 mod mem;
-use mem::{mib, rss_kib};
+use mem::{env_u64, mib, rss_kib};
 
 fn main() {
-    let keys: u64 = std::env::var("FLOOD_KEYS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_KEYS);
+    let keys = env_u64("FLOOD_KEYS", DEFAULT_KEYS);
     let report = load_sigma_str(RULES, "bench.yml", "bench");
     assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
     let limits = StateLimits::default();
