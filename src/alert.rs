@@ -117,8 +117,10 @@ const PIVOTS: [&str; 10] = [
 /// The parts of an alert that depend only on the rule, serialized once.
 #[derive(Debug)]
 struct RuleJson {
-    /// Keeps the rule alive, so the pointer used as the cache key is never reused.
-    _rule: Arc<RuleMeta>,
+    /// Keeps the rule's allocation (not its contents) alive, so the pointer used
+    /// as the cache key is never reused; a dead one marks an entry of rules that
+    /// were replaced (SIGHUP reload in `tail`).
+    rule: std::sync::Weak<RuleMeta>,
     /// `,"severity":N,"risk_score":X}` (closes `event`) and the members after it,
     /// up to and including `,"message":` (without the message itself).
     middle: Vec<u8>,
@@ -133,6 +135,8 @@ struct RuleJson {
 #[derive(Debug, Default)]
 pub struct AlertWriter {
     rules: std::collections::HashMap<usize, RuleJson>,
+    /// Cache size at which entries of dropped rules are swept.
+    prune_at: usize,
 }
 
 impl AlertWriter {
@@ -143,6 +147,11 @@ impl AlertWriter {
 
     fn rule_json(&mut self, r: &Arc<RuleMeta>) -> &RuleJson {
         let key = Arc::as_ptr(r) as usize;
+        if !self.rules.contains_key(&key) && self.rules.len() >= self.prune_at {
+            // Entries of rule sets dropped by a reload; amortized over the inserts.
+            self.rules.retain(|_, j| j.rule.strong_count() > 0);
+            self.prune_at = (2 * self.rules.len()).max(1024);
+        }
         self.rules.entry(key).or_insert_with(|| {
             let full = Alert::rule_members(r);
             let mut middle = Vec::new();
@@ -162,7 +171,7 @@ impl AlertWriter {
             let _ = serde_json::to_writer(&mut tail, &r.path);
             tail.extend_from_slice(b",\"events\":[");
             RuleJson {
-                _rule: Arc::clone(r),
+                rule: Arc::downgrade(r),
                 middle,
                 tail,
             }
@@ -343,5 +352,49 @@ impl Alert {
             self.rule.severity.name(),
             what
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(rule: &Arc<RuleMeta>) -> Alert {
+        Alert {
+            rule: Arc::clone(rule),
+            events: vec![Arc::new(Event::default())],
+        }
+    }
+
+    /// Rules replaced by a reload leave the writer's cache; live ones stay.
+    #[test]
+    fn the_rule_cache_forgets_dropped_rules() {
+        let mut w = AlertWriter::new();
+        let live = Arc::new(RuleMeta {
+            id: "live".into(),
+            ..RuleMeta::default()
+        });
+        let mut buf = Vec::new();
+        w.write(&alert(&live), &mut buf);
+        for i in 0..5_000 {
+            let gone = Arc::new(RuleMeta {
+                id: format!("reloaded-{i}"),
+                ..RuleMeta::default()
+            });
+            buf.clear();
+            w.write(&alert(&gone), &mut buf);
+            assert_eq!(
+                serde_json::from_slice::<Value>(&buf).unwrap()["rule"]["id"],
+                json!(format!("reloaded-{i}"))
+            );
+        }
+        assert!(w.rules.len() <= 2048, "{} cached rules", w.rules.len());
+        assert!(w.rules.contains_key(&(Arc::as_ptr(&live) as usize)));
+        buf.clear();
+        w.write(&alert(&live), &mut buf);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&buf).unwrap()["rule"]["id"],
+            json!("live")
+        );
     }
 }
