@@ -584,6 +584,20 @@ fn completions_and_man_page_come_from_the_cli_definitions() {
         assert!(roff.contains(&format!(".TH {page}")), "missing {page}");
     }
     assert!(roff.contains("allowlist"), "options are documented");
+    for section in [".SH SIGNALS", ".SH STATE", ".SH EXIT STATUS", ".SH FILES"] {
+        assert!(roff.contains(section), "missing {section}");
+    }
+    // The Debian package ships packaging/man/tripline.1: it must be this
+    // output, not a hand-kept copy that drifts from the options.
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/man/tripline.1"),
+    )
+    .expect("packaging/man/tripline.1");
+    assert!(
+        shipped.replace("\r\n", "\n") == roff,
+        "packaging/man/tripline.1 is stale: regenerate it with \
+         `cargo run -q -- man > packaging/man/tripline.1`"
+    );
 }
 
 #[test]
