@@ -665,3 +665,53 @@ fn stray_json_found_in_a_directory_is_skipped_with_one_note() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unrecognized JSON document"), "stderr: {err}");
 }
+
+// The stats line of `tail` reports what the memory caps cut short, as the
+// scan summary does: 1,500 auditd events left open (no EOE) on an
+// `--audisp` stream are more than the 1,024 the assembler keeps in flight.
+#[test]
+fn tail_stats_line_counts_events_the_assembly_caps_completed_early() {
+    use std::io::Write as _;
+    let state = Scratch::new("stats-caps");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(["tail", "--audisp", "--state-dir"])
+        .arg(&state.0)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tripline tail --audisp");
+    let mut input = String::new();
+    for i in 0..1_500 {
+        input.push_str(&format!(
+            "type=SYSCALL msg=audit(1700000000.000:{}): arch=c000003e syscall=59 \
+             success=yes exit=0 pid={} ppid=1 uid=0 comm=\"x\" exe=\"/usr/bin/x\"\n",
+            i + 1,
+            1000 + i
+        ));
+    }
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let out = child
+        .wait_with_output()
+        .expect("tail exits at end of stdin");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stats = err
+        .lines()
+        .rfind(|l| l.starts_with("tripline: stats:"))
+        .unwrap_or_else(|| panic!("no stats line in {err}"));
+    let field = |k: &str| -> u64 {
+        let v = stats
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in {stats}"));
+        v.parse().expect("number")
+    };
+    assert_eq!(field("events"), 1_500, "{stats}");
+    assert!(field("completed_early") >= 1_500 - 1_024, "{stats}");
+    assert_eq!(field("state_evicted_keys"), 0, "{stats}");
+}

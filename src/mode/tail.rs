@@ -91,6 +91,15 @@ impl LiveParser {
         }
     }
 
+    /// Events the parser's assembly caps completed early so far.
+    fn completed_early(&self) -> u64 {
+        match self {
+            LiveParser::Undetected(_) => 0,
+            LiveParser::Auditd(p) => p.cap_stats().events_completed_early,
+            LiveParser::Other(p) => p.cap_stats().events_completed_early,
+        }
+    }
+
     fn flush(&mut self, out: &mut dyn FnMut(Event, u64)) {
         match self {
             LiveParser::Undetected(_) => {}
@@ -213,6 +222,9 @@ struct Ctx {
     /// rotated ones and the current one: lineage survives rotation) and swapped
     /// into a file's parser for each call ([`Ctx::swap_table`]). Checkpointed.
     tables: HashMap<String, ProcTable>,
+    /// Events completed early by the assembly caps of streams already finished
+    /// (a rotated file's parser goes away with it; the stats line keeps its count).
+    completed_early_closed: u64,
     /// The output mark of the checkpoint we resumed from, while alerts read
     /// back after it still wait to be suppressed: checkpoints keep it, so a
     /// second crash reads the same alerts back again.
@@ -409,6 +421,7 @@ impl Handler for Ctx {
 
     fn finish(&mut self, st: &mut Stream) {
         self.flush_stream(st);
+        self.completed_early_closed += st.parser.completed_early();
     }
 
     fn pending(&self, st: &Stream) -> Vec<u64> {
@@ -541,6 +554,7 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
         clock_ms: 0,
         newest_ns: 0,
         tables: HashMap::new(),
+        completed_early_closed: 0,
         mark_floor: None,
     };
     let stdin_mode = args.audisp || args.paths.iter().any(|p| p.as_os_str() == "-");
@@ -696,12 +710,12 @@ pub fn tail(args: TailArgs) -> Result<Exit> {
             ctx.flush_outputs(false)?;
         }
         if !stats_every.is_zero() && last_stats.elapsed() >= stats_every {
-            print_stats(&ctx, &followers);
+            print_stats(&ctx, &followers, None);
             last_stats = Instant::now();
         }
         if term {
             if !args.quiet {
-                print_stats(&ctx, &followers);
+                print_stats(&ctx, &followers, None);
             }
             return Ok(Exit::Clean);
         }
@@ -796,7 +810,8 @@ fn reload(args: &TailArgs, ctx: &mut Ctx) {
     }
 }
 
-fn print_stats<S>(ctx: &Ctx, followers: &[Follower<S>]) {
+/// `stdin` is the `--audisp` stream (it has no follower).
+fn print_stats(ctx: &Ctx, followers: &[Follower<Stream>], stdin: Option<&Stream>) {
     let lag: u64 = followers.iter().map(Follower::lag).sum();
     let files: usize = followers.iter().map(Follower::open_files).sum();
     let (mut rot, mut trunc, mut lost, mut lost_files) = (0, 0, 0, 0);
@@ -806,11 +821,24 @@ fn print_stats<S>(ctx: &Ctx, followers: &[Follower<S>]) {
         lost += f.stats.lost_bytes;
         lost_files += f.stats.lost_files;
     }
+    // What the memory caps cut short: parser assembly, process tables, and
+    // the sequence/count state (keys and partials evicted).
+    let completed_early = ctx.completed_early_closed
+        + followers
+            .iter()
+            .flat_map(Follower::states)
+            .chain(stdin)
+            .map(|st| st.parser.completed_early())
+            .sum::<u64>();
+    let table_evictions: u64 = ctx.tables.values().map(ProcTable::evicted).sum();
+    let state = ctx.engine.stats().state;
     let n = &ctx.n;
     eprintln!(
         "tripline: stats: files={files} lag_bytes={lag} lines={} bytes={} events={} alerts={} \
          bad_records={} dropped_bytes={lost} lost_files={lost_files} rotations={rot} truncations={trunc} \
-         replay_suppressed={} dup_suppressed={} wakeups={} checkpoints={} reloads={}",
+         replay_suppressed={} dup_suppressed={} wakeups={} checkpoints={} reloads={} \
+         completed_early={completed_early} table_evictions={table_evictions} \
+         state_evicted_keys={} state_evicted_partials={} state_late_events={}",
         n.lines,
         n.bytes,
         n.events,
@@ -820,7 +848,10 @@ fn print_stats<S>(ctx: &Ctx, followers: &[Follower<S>]) {
         n.dup_suppressed,
         n.wakeups,
         n.checkpoints,
-        n.reloads
+        n.reloads,
+        state.evicted_keys,
+        state.evicted_partials,
+        state.late_events
     );
 }
 
@@ -939,7 +970,7 @@ fn tail_stdin(args: &TailArgs, mut ctx: Ctx, signals: &Signals) -> Result<Exit> 
         }
         ctx.flush_outputs(false)?;
         if !stats_every.is_zero() && last_stats.elapsed() >= stats_every {
-            print_stats::<Stream>(&ctx, &[]);
+            print_stats(&ctx, &[], Some(&st));
             last_stats = Instant::now();
         }
     }
@@ -948,7 +979,7 @@ fn tail_stdin(args: &TailArgs, mut ctx: Ctx, signals: &Signals) -> Result<Exit> 
     }
     ctx.flush_outputs(true)?;
     if !args.quiet {
-        print_stats::<Stream>(&ctx, &[]);
+        print_stats(&ctx, &[], Some(&st));
     }
     Ok(Exit::Clean)
 }

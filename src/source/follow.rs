@@ -579,6 +579,14 @@ impl<S> Follower<S> {
     }
 
     /// Every open file's state, rotated first.
+    pub fn states(&self) -> impl Iterator<Item = &S> {
+        self.rotated
+            .iter()
+            .chain(self.current.iter())
+            .map(|t| &t.state)
+    }
+
+    /// Every open file's state, rotated first (mutable).
     pub fn states_mut(&mut self) -> impl Iterator<Item = &mut S> {
         self.rotated
             .iter_mut()
