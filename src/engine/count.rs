@@ -18,19 +18,24 @@
 //!   "fewer than N, but at least one". At end of input ([`Counter::flush`])
 //!   windows that event time has not closed yet are dropped, not judged.
 //! - Only what decides the condition is kept: for a threshold N, the newest N
-//!   timestamps or distinct values (hashed with a per-process random key) per
-//!   group. Thresholds above [`MAX_COUNT_THRESHOLD`] are refused when the rule
+//!   timestamps or distinct values (hashed with a random key, kept in the
+//!   saved state so a restored counter recognizes its values) per group. Thresholds above [`MAX_COUNT_THRESHOLD`] are refused when the rule
 //!   loads, and the group cap shrinks so one rule keeps at most
 //!   [`COUNT_ENTRY_BUDGET`] entries.
 
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tripline_parsers::{Event, FieldValue};
 
 use super::sequence::{MIN_SWEEP_INTERVAL_NS, Observation};
-use super::window::{KeyTable, Reorder, StateLimits, StateStats, encode_key, field_value};
+use super::window::{
+    KeyTable, Reorder, StateLimits, StateStats, encode_key, field_value, saved_events,
+};
 use crate::alert::Alert;
 use crate::rule::RuleMeta;
 use crate::rule::temporal::CountSpec;
@@ -67,7 +72,10 @@ pub struct Counter {
     monotone: bool,
     /// Sliding mode: entries that decide the condition. Tumbling: the count cap.
     need: usize,
-    hasher: std::collections::hash_map::RandomState,
+    /// Secret prefix of every value hash (random per counter; saved with the
+    /// state, so distinct values stay distinct across a restart and a log
+    /// writer cannot craft values that collide).
+    salt: (u64, u64),
     reorder: Reorder<u64>,
     groups: KeyTable<Group>,
     stats: StateStats,
@@ -116,7 +124,10 @@ impl Counter {
             limits,
             monotone,
             need,
-            hasher: Default::default(),
+            salt: {
+                let s = RandomState::new();
+                (s.hash_one(1u8), s.hash_one(2u8))
+            },
             reorder: Reorder::default(),
             groups: KeyTable::default(),
             stats: StateStats::default(),
@@ -188,7 +199,8 @@ impl Counter {
     }
 
     fn value_hash(&self, v: Option<FieldValue<'_>>) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = DefaultHasher::new();
+        self.salt.hash(&mut h);
         match v {
             None => 0u8.hash(&mut h),
             Some(FieldValue::Str(s)) => (1u8, s).hash(&mut h),
@@ -317,6 +329,90 @@ impl Counter {
             if self.spec.condition.holds(count) {
                 out(self.alert(last));
             }
+        }
+    }
+
+    /// The open state (see [`CounterState`]).
+    pub fn save_state(&self) -> CounterState {
+        let mut st = CounterState {
+            salt: self.salt,
+            ..CounterState::default()
+        };
+        let mut seen: HashMap<*const Event, u32> = HashMap::new();
+        let mut index = |ev: &Arc<Event>, st: &mut CounterState| -> u32 {
+            *seen.entry(Arc::as_ptr(ev)).or_insert_with(|| {
+                st.ev.push(ev.to_json());
+                (st.ev.len() - 1) as u32
+            })
+        };
+        for p in self.reorder.buffered() {
+            let i = index(&p.event, &mut st);
+            st.pending.push((p.ts, p.seq, i, p.info));
+        }
+        let (w, r, seq) = self.reorder.clock();
+        st.clock = (w, r, seq, self.next_sweep);
+        for (k, g) in self.groups.iter() {
+            let i = index(&g.last, &mut st);
+            let mut values: Vec<(u64, i64)> = g.values.iter().map(|(h, t)| (*h, *t)).collect();
+            values.sort_unstable();
+            st.groups.push(SavedGroup {
+                key: k.to_vec(),
+                start: g.start,
+                count: g.count,
+                times: g.times.iter().copied().collect(),
+                values,
+                last: i,
+                last_ts: g.last_ts,
+            });
+        }
+        st
+    }
+
+    /// Restores a saved state into this (fresh) counter. Entries naming a
+    /// missing event are skipped, and the state limits hold.
+    pub fn restore_state(&mut self, st: CounterState) {
+        let events = saved_events(&st.ev);
+        self.salt = st.salt;
+        let (w, r, seq, sweep) = st.clock;
+        self.reorder.set_clock(w, r, seq);
+        self.next_sweep = sweep;
+        let rules = self.spec.rules.len();
+        for (ts, seq, i, mask) in st.pending {
+            if self.reorder.len() >= self.limits.max_buffered {
+                break;
+            }
+            // A mask naming rules this counter no longer refers to is stale.
+            if mask == 0 || (rules < 64 && mask >> rules != 0) {
+                continue;
+            }
+            if let Some(ev) = events.get(i as usize) {
+                self.reorder.push_at(ts, seq, ev.clone(), mask);
+            }
+        }
+        let need = self.need;
+        for g in st.groups {
+            if self.groups.len() >= self.limits.max_keys {
+                break;
+            }
+            let Some(last) = events.get(g.last as usize) else {
+                continue;
+            };
+            if self.groups.peek_mut(&g.key).is_some() {
+                continue;
+            }
+            let skip = g.times.len().saturating_sub(need);
+            let key: Arc<[u8]> = Arc::from(g.key.as_slice());
+            self.groups.insert(
+                key,
+                Group {
+                    start: g.start,
+                    count: g.count.min(need as u64),
+                    times: g.times.into_iter().skip(skip).collect(),
+                    values: g.values.into_iter().take(need).collect(),
+                    last: last.clone(),
+                    last_ts: g.last_ts,
+                },
+            );
         }
     }
 
@@ -494,6 +590,89 @@ mod tests {
         assert_eq!(run(&mut c, &some), vec![2]);
     }
 
+    /// Feeds `evs[..cut]` to one counter, saves its state through JSON,
+    /// restores it into a fresh counter (a restarted process: a new hash key)
+    /// and feeds the rest there.
+    fn run_split(mk: &dyn Fn() -> Counter, evs: &[Event], cut: usize) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut a = mk();
+        for e in &evs[..cut] {
+            a.observe(&Observation::new(e, &[true]), &mut |x| {
+                out.push(x.trigger().timestamp_ns)
+            });
+        }
+        let st = a.save_state();
+        let json = serde_json::to_string(&st).unwrap();
+        let mut b = mk();
+        b.restore_state(serde_json::from_str(&json).unwrap());
+        assert_eq!(b.save_state(), st, "restore then save is the identity");
+        out.extend(run(&mut b, &evs[cut..]));
+        out
+    }
+
+    // See: issue 8. A restart of `tail` kept sequences but reset counting
+    // windows: a burst split by a restart never reached its threshold.
+    #[test]
+    fn saved_state_continues_every_kind_of_count_across_a_restart() {
+        let evs = [
+            ev(0, "u", "a"),
+            ev(MS, "v", "a"),
+            ev(2 * MS, "u", "a"),
+            ev(3 * MS, "u", "b"),
+            ev(4 * MS, "u", "a"),
+            ev(5 * MS, "v", "c"),
+            ev(6 * MS, "u", "c"),
+            ev(7 * MS, "v", "d"),
+            ev(8 * MS, "x", "f"),
+            ev(20 * S, "u", "d"),
+            ev(21 * S, "w", "e"),
+        ];
+        type Kind<'a> = (bool, &'a [(CountOp, u64)], i64);
+        let kinds: [Kind<'_>; 5] = [
+            (false, &[(CountOp::Gte, 3)], 0),
+            (false, &[(CountOp::Gte, 3)], 500 * MS),
+            (true, &[(CountOp::Gte, 3)], 0),
+            (false, &[(CountOp::Lt, 3)], 0),
+            (true, &[(CountOp::Gte, 2), (CountOp::Lte, 3)], 0),
+        ];
+        for (value, preds, window) in kinds {
+            let mk = || counter(value, preds, window);
+            let whole = run(&mut mk(), &evs);
+            assert!(!whole.is_empty(), "{value} {preds:?}: the case must fire");
+            for cut in 0..=evs.len() {
+                assert_eq!(
+                    run_split(&mk, &evs, cut),
+                    whole,
+                    "value={value} {preds:?} window={window} restart after {cut} events"
+                );
+            }
+        }
+        // A repeated value after the restart is not a new distinct value.
+        let mk = || counter(true, &[(CountOp::Gte, 2)], 0);
+        let same = [ev(0, "u", "a"), ev(1, "u", "a"), ev(2, "u", "a")];
+        assert!(run_split(&mk, &same, 1).is_empty());
+    }
+
+    // Checkpoints written before counters were saved hold bare sequence states.
+    #[test]
+    fn rule_states_of_both_kinds_and_the_old_format_load() {
+        use crate::engine::sequence::SequencerState;
+        use crate::engine::state::RuleState;
+        let mut c = counter(false, &[(CountOp::Gte, 3)], 0);
+        c.observe(&Observation::new(&ev(0, "u", "a"), &[true]), &mut |_| {});
+        let count = RuleState::Count(c.save_state());
+        let seq = SequencerState {
+            clock: (1, 2, 3, 4),
+            ..SequencerState::default()
+        };
+        let old = serde_json::to_string(&vec![("s".to_string(), seq.clone())]).unwrap();
+        let got: Vec<(String, RuleState)> = serde_json::from_str(&old).unwrap();
+        assert_eq!(got, vec![("s".into(), RuleState::Sequence(seq))]);
+        let json = serde_json::to_string(&vec![("c".to_string(), count.clone())]).unwrap();
+        let got: Vec<(String, RuleState)> = serde_json::from_str(&json).unwrap();
+        assert_eq!(got, vec![("c".into(), count)]);
+    }
+
     #[test]
     fn hostile_thresholds_are_refused_and_groups_capped() {
         let spec = CountSpec {
@@ -517,4 +696,46 @@ mod tests {
         assert!(st.keys as usize <= COUNT_ENTRY_BUDGET / 1000, "{st:?}");
         assert!(st.evicted_keys > 0);
     }
+}
+
+/// A counter's open state, for live mode's checkpoint: buffered events,
+/// groups, and the value-hash key. Events are ECS JSON, referenced by index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterState {
+    /// The events referenced by `pending` and `groups`.
+    pub ev: Vec<Value>,
+    /// Reorder buffer: (time, arrival number, event, rule mask).
+    pub pending: Vec<(i64, u64, u32, u64)>,
+    /// (watermark, released up to, arrival counter, next sweep).
+    pub clock: (i64, i64, u64, i64),
+    /// The value-hash key the saved `values` were hashed with.
+    pub salt: (u64, u64),
+    /// Groups, least recently used first.
+    pub groups: Vec<SavedGroup>,
+}
+
+impl CounterState {
+    /// True when there is nothing open.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// One group of a [`CounterState`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedGroup {
+    /// The encoded group-by key.
+    pub key: Vec<u8>,
+    /// Tumbling window start.
+    pub start: i64,
+    /// Tumbling count.
+    pub count: u64,
+    /// Sliding `event_count` times.
+    pub times: Vec<i64>,
+    /// `value_count`: (value hash, newest time).
+    pub values: Vec<(u64, i64)>,
+    /// The newest event (index into [`CounterState::ev`]).
+    pub last: u32,
+    /// Its time.
+    pub last_ts: i64,
 }

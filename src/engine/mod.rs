@@ -312,7 +312,7 @@ impl Engine {
         });
     }
 
-    /// The open state of the sequence rules (for live mode's checkpoint), or
+    /// The open state of the sequence and counting rules (for live mode's checkpoint), or
     /// `None` when nothing is open.
     pub fn open_state(&self) -> Option<serde_json::Value> {
         if self.stateful.is_empty() {
@@ -330,7 +330,7 @@ impl Engine {
     /// # Errors
     /// The value is not such a state.
     pub fn restore_open_state(&mut self, v: serde_json::Value) -> Result<(), String> {
-        let st: Vec<(String, sequence::SequencerState)> =
+        let st: Vec<(String, state::RuleState)> =
             serde_json::from_value(v).map_err(|e| e.to_string())?;
         self.stateful.restore_state(st);
         Ok(())

@@ -79,7 +79,7 @@ use serde_json::Value;
 use tripline_parsers::Event;
 
 use super::matcher;
-use super::window::{KeyTable, Reorder, StateLimits, StateStats, encode_key};
+use super::window::{KeyTable, Reorder, StateLimits, StateStats, encode_key, saved_events};
 use crate::alert::Alert;
 use crate::rule::RuleMeta;
 use crate::rule::temporal::{RuleRef, SequenceSpec, StageCondition};
@@ -271,11 +271,7 @@ impl Sequencer {
     /// Restores a saved state into this (fresh) joiner. Entries naming a
     /// missing event or stage are skipped, and the state limits hold.
     pub fn restore_state(&mut self, st: SequencerState) {
-        let events: Vec<Arc<Event>> = st
-            .ev
-            .iter()
-            .map(|v| Arc::new(Event::from_json(v)))
-            .collect();
+        let events = saved_events(&st.ev);
         let n = self.spec.stages.len();
         let (w, r, seq, sweep) = st.clock;
         self.reorder.set_clock(w, r, seq);

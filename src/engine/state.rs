@@ -100,31 +100,43 @@ impl StatefulRules {
         }
     }
 
-    /// The open state of the sequence rules, by rule id (counters are not
-    /// saved yet: their value hashes use a per-process key).
-    pub fn save_state(&self) -> Vec<(String, SequencerState)> {
+    /// The open state of the sequence and counting rules, by rule id.
+    pub fn save_state(&self) -> Vec<(String, RuleState)> {
         self.runners
             .iter()
             .filter_map(|r| match r {
                 Runner::Sequence(s) => {
                     let st = s.save_state();
-                    (!st.is_empty()).then(|| (s.meta().id.clone(), st))
+                    (!st.is_empty()).then(|| (s.meta().id.clone(), RuleState::Sequence(st)))
                 }
-                Runner::Count(_) => None,
+                Runner::Count(c) => {
+                    let st = c.save_state();
+                    (!st.is_empty()).then(|| (c.meta().id.clone(), RuleState::Count(st)))
+                }
             })
             .collect()
     }
 
     /// Restores [`save_state`](Self::save_state)'s result into the rules of
     /// the same id (before any event); states of rules no longer loaded are dropped.
-    pub fn restore_state(&mut self, states: Vec<(String, SequencerState)>) {
+    pub fn restore_state(&mut self, states: Vec<(String, RuleState)>) {
         for (id, st) in states {
-            let runner = self.runners.iter_mut().find_map(|r| match r {
-                Runner::Sequence(s) if s.meta().id == id => Some(s),
-                _ => None,
-            });
-            if let Some(s) = runner {
-                s.restore_state(st);
+            for r in &mut self.runners {
+                match (r, &st) {
+                    (Runner::Sequence(s), RuleState::Sequence(_)) if s.meta().id == id => {
+                        if let RuleState::Sequence(st) = st {
+                            s.restore_state(st);
+                        }
+                        break;
+                    }
+                    (Runner::Count(c), RuleState::Count(_)) if c.meta().id == id => {
+                        if let RuleState::Count(st) = st {
+                            c.restore_state(st);
+                        }
+                        break;
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -140,4 +152,15 @@ impl StatefulRules {
         }
         t
     }
+}
+
+/// The saved state of one stateful rule. Untagged: checkpoints written before
+/// counters were saved hold bare [`SequencerState`]s and still load.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RuleState {
+    /// A sequence or temporal correlation.
+    Sequence(SequencerState),
+    /// An `event_count` / `value_count` correlation.
+    Count(super::count::CounterState),
 }

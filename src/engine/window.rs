@@ -588,6 +588,11 @@ impl<T> Reorder<T> {
     }
 }
 
+/// The events of a saved state (ECS JSON, referenced by index), rebuilt.
+pub fn saved_events(ev: &[serde_json::Value]) -> Vec<Arc<Event>> {
+    ev.iter().map(|v| Arc::new(Event::from_json(v))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

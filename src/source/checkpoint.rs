@@ -218,7 +218,7 @@ pub struct OutputMark {
 }
 
 /// Stateful engine parts that survive a restart (the sequence joiner's open
-/// partial sequences). The engine serializes its state into an opaque JSON
+/// partial sequences, the counting rules' windows). The engine serializes its state into an opaque JSON
 /// value; [`Checkpoint::engine`] stores it verbatim.
 ///
 /// Contract: [`save_state`](Self::save_state) is called right after the
@@ -235,9 +235,9 @@ pub trait EngineState {
     fn restore_state(&mut self, state: Value) -> Result<(), String>;
 }
 
-/// The sequence joiner's reorder buffers and partial sequences, by rule id
-/// ([`crate::engine::sequence::SequencerState`]). Counting rules' windows are
-/// not saved yet.
+/// The stateful rules' open state by rule id ([`crate::engine::state::RuleState`]):
+/// the sequence joiner's reorder buffers and partial sequences, and the
+/// counting rules' buffers, groups and value-hash key.
 impl EngineState for crate::engine::Engine {
     fn save_state(&self) -> Option<Value> {
         self.open_state()
