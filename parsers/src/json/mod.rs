@@ -28,6 +28,10 @@ use serde_json::Value;
 use crate::sysmon::{ecs, shapes};
 use crate::{Event, Location, ParseError, Parser};
 
+pub(crate) mod node;
+
+use node::{Json, Node};
+
 /// True if the first non-blank byte of `head` (after an optional UTF-8 BOM)
 /// opens a JSON object or array.
 pub fn looks_like_json(head: &[u8]) -> bool {
@@ -147,6 +151,67 @@ fn convert_depth(doc: &Value, out: &mut dyn FnMut(Event), depth: u32) -> Result<
     Ok(())
 }
 
+/// The shapes [`convert_node`] reads from a [`Node`] itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direct {
+    Winlogbeat,
+    Flat,
+}
+
+/// The shape [`convert`] would find in `doc`, when it is one read straight
+/// from the [`Node`]; `None` for every other document, and for any document
+/// with a key that one of the shapes [`convert`] checks first looks at
+/// (those go through [`convert`] itself). One pass over the top-level keys.
+fn direct_shape(doc: &Node<'_>) -> Option<Direct> {
+    let Node::Obj(m) = doc else { return None };
+    let (mut winlog, mut event_id, mut flat_key, mut id, mut provider) =
+        (false, false, false, false, false);
+    for (k, v) in m {
+        match k.as_ref() {
+            // Search responses, macOS shapes, `evtx_dump`.
+            "_source" | "hits" | "eventMessage" | "machTimestamp" | "processImagePath"
+            | "finished" | "mach_time" | "global_seq_num" | "event_type" | "schema_version"
+            | "Event" => return None,
+            "winlog" => winlog = v.is_object(),
+            "EventID" => event_id = true,
+            "SourceName" | "Channel" | "Hostname" => flat_key = true,
+            "Id" => id = true,
+            "ProviderName" => provider = true,
+            _ => {}
+        }
+    }
+    if winlog {
+        Some(Direct::Winlogbeat)
+    } else if id && provider {
+        // Possibly PowerShell's `Get-WinEvent`.
+        None
+    } else if event_id && flat_key {
+        Some(Direct::Flat)
+    } else {
+        None
+    }
+}
+
+/// [`convert`] for a borrowed document: the Windows shapes of most event
+/// volume (Winlogbeat, NXLog / OTRF flat) are read from the [`Node`], every
+/// other document goes through [`convert`] as a `Value`. Same events.
+fn convert_node(doc: &Node<'_>, out: &mut dyn FnMut(Event)) -> Result<(), String> {
+    match direct_shape(doc) {
+        Some(Direct::Winlogbeat) => {
+            let w = shapes::winlogbeat(doc).ok_or("bad winlog document")?;
+            let mut ev = ecs::build_owned(w);
+            overlay(doc, &mut ev);
+            out(ev);
+        }
+        Some(Direct::Flat) => {
+            let w = shapes::flat(doc).ok_or("bad flat Windows record")?;
+            out(ecs::build_owned(w));
+        }
+        None => convert(&doc.to_value(), out)?,
+    }
+    Ok(())
+}
+
 /// Winlogbeat fields kept next to the Windows mapping (ECS names only:
 /// Winlogbeat 7 also writes non-ECS extras such as `agent.hostname` and
 /// `host.os.build`, which are dropped).
@@ -182,9 +247,9 @@ const WINLOGBEAT_KEEP: &[&str] = &[
 
 /// Adds a Winlogbeat document's own ECS fields (agent, host, log, what the
 /// shipper mapped) where the Windows mapping left them empty.
-fn overlay(doc: &Value, ev: &mut Event) {
+fn overlay<J: Json>(doc: &J, ev: &mut Event) {
     let mut flat = Vec::new();
-    shapes::flatten_kept("", doc, WINLOGBEAT_KEEP, &mut flat);
+    shapes::flatten_kept_json("", doc, WINLOGBEAT_KEEP, &mut flat);
     for (path, v) in flat {
         let non_ecs = path == "host.os.build";
         if non_ecs || ev.get(&path).is_some() {
@@ -344,13 +409,13 @@ fn read_documents<R: BufRead>(
         // Parse every complete document in `pending`; after a syntax error,
         // retry from the next line of `pending` that starts with `{`.
         loop {
-            let mut stream = serde_json::Deserializer::from_slice(&pending).into_iter::<Value>();
+            let mut stream = serde_json::Deserializer::from_slice(&pending).into_iter::<Node>();
             let mut failed = None;
             for item in stream.by_ref() {
                 match item {
                     Ok(doc) => {
                         stats.documents += 1;
-                        if let Err(m) = convert(&doc, out) {
+                        if let Err(m) = convert_node(&doc, out) {
                             stats.errors += 1;
                             err(ParseError::new(pending_loc, m));
                         }
@@ -467,11 +532,11 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0u64;
-        while let Some(doc) = seq.next_element::<Value>()? {
+        while let Some(doc) = seq.next_element::<Node>()? {
             self.mark.set(self.pos.get());
             i += 1;
             self.stats.documents += 1;
-            if let Err(m) = convert(&doc, self.out) {
+            if let Err(m) = convert_node(&doc, self.out) {
                 self.stats.errors += 1;
                 (self.err)(ParseError::at_byte(0, format!("array element {i}: {m}")));
             }
@@ -593,9 +658,9 @@ impl Parser for JsonLinesParser {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let doc: Value = serde_json::from_slice(line)
+        let doc: Node<'_> = serde_json::from_slice(line)
             .map_err(|e| ParseError::new(loc, format!("invalid JSON: {e}")))?;
-        convert(&doc, out).map_err(|m| ParseError::new(loc, m))
+        convert_node(&doc, out).map_err(|m| ParseError::new(loc, m))
     }
 
     fn flush(&mut self, _out: &mut dyn FnMut(Event)) {}
@@ -730,6 +795,72 @@ mod tests {
         assert!(!first_document_unrecognized(b"{broken}"));
         assert!(!first_document_unrecognized(b"[]"));
         assert!(!first_document_unrecognized(b""));
+    }
+
+    /// Every document: the [`Node`] path gives what [`convert`] gives for its `Value`.
+    fn same_events(doc: &str) {
+        let v: Value = serde_json::from_str(doc).unwrap();
+        let n: Node<'_> = serde_json::from_str(doc).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let ra = convert(&v, &mut |e| a.push(e));
+        let rb = convert_node(&n, &mut |e| b.push(e));
+        assert_eq!(ra, rb, "{doc}");
+        assert_eq!(a, b, "{doc}");
+    }
+
+    #[test]
+    fn node_path_equals_value_path() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+        let mut files = Vec::new();
+        let mut dirs = vec![
+            root.join("sysmon/json"),
+            root.join("macos"),
+            root.join("ecs"),
+        ];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "json" || x == "jsonl") {
+                    files.push(p);
+                }
+            }
+        }
+        let mut docs = 0;
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            for item in serde_json::Deserializer::from_slice(&bytes).into_iter::<Value>() {
+                let Ok(doc) = item else { break };
+                let elems = match doc {
+                    Value::Array(a) => a,
+                    d => vec![d],
+                };
+                for d in elems {
+                    same_events(&d.to_string());
+                    docs += 1;
+                }
+            }
+        }
+        assert!(docs > 50, "{docs} documents in {files:?}");
+        // Repeated keys, escapes, placeholders, the shapes checked before these two.
+        for doc in [
+            r#"{"EventID":1,"SourceName":"Microsoft-Windows-Sysmon","Channel":"Microsoft-Windows-Sysmon/Operational","Image":"a","Image":"C:\\b.exe","ProcessId":"7","ProcessID":4,"ProcessID":5,"ProcessGuid":"{X}","ProcessGUID":"{Y}"}"#,
+            r#"{"EventID":"0x10","Hostname":"h","Level":null,"Severity":"INFO","Opcode":1,"OpcodeValue":null,"User":"D\\u","n":1.5,"b":true,"o":{"x":[1]},"a":[1,"x"]}"#,
+            r#"{"EventID":4688,"Channel":"Security","Id":1,"ProviderName":"p","LogName":"Security"}"#,
+            r#"{"EventID":1,"Channel":"c","Event":{"System":{"EventID":1}}}"#,
+            r#"{"EventID":1,"Channel":"c","hits":{"hits":[]}}"#,
+            r#"{"EventID":1,"Channel":"c","eventMessage":"m","processImagePath":"/x"}"#,
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","winlog":{"event_id":"1","channel":"Microsoft-Windows-Sysmon/Operational","event_data":{"Image":"x","Image":"y"},"user_data":{"Image":"z"},"process":{"pid":1,"thread":{"id":2}}},"winlog":{"event_id":3,"provider_name":"Microsoft-Windows-Sysmon","event_data":{"DestinationIp":"1.2.3.4","Initiated":"true"}},"host":{"name":"h","os":{"build":"1","name":"w"},"ip":["1.2.3.4"]},"process":{"pid":"x","args":[1,"a"],"parent":{}},"labels":{"a":{"b":1}},"tags":"t","log":{"level":"info"}}"#,
+            r#"{"winlog":[],"EventID":1,"Hostname":"h"}"#,
+            r#"{"winlog":{},"Id":1,"ProviderName":"p","Properties":[]}"#,
+            r#"{"EventID":1}"#,
+            r#"[{"EventID":1,"Hostname":"h"},{"_source":{"EventID":2,"Hostname":"h"}}]"#,
+            r#"{}"#,
+            r#"1"#,
+        ] {
+            same_events(doc);
+        }
     }
 
     #[test]

@@ -26,21 +26,26 @@ use serde_json::Value;
 
 use super::ecs::{parse_rfc3339, parse_utc_time};
 use super::{WinEvent, value_text};
+use crate::json::node::{Json, Kind, text};
 
-fn str_of(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+fn str_of<J: Json>(v: Option<&J>) -> Option<String> {
+    match v?.kind() {
+        Kind::Str(s) => Some(s.to_string()),
+        Kind::Num(n) => Some(n.to_string()),
+        Kind::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// An integer from a JSON number or a decimal/hex string (shared with the EVTX reader).
 pub(super) fn int_of(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_u64().map(|u| u as i64)),
-        Value::String(s) => super::ecs::parse_int(s),
+    int_of_json(v)
+}
+
+fn int_of_json<J: Json>(v: Option<&J>) -> Option<i64> {
+    match v?.kind() {
+        Kind::Num(n) => n.as_i64().or_else(|| n.as_u64().map(|u| u as i64)),
+        Kind::Str(s) => super::ecs::parse_int(s),
         _ => None,
     }
 }
@@ -160,81 +165,202 @@ pub fn is_winlogbeat(doc: &Value) -> bool {
 /// Reads the `winlog.*` part of a Winlogbeat document. The caller keeps the
 /// document's other fields.
 pub fn from_winlogbeat(doc: &Value) -> Option<WinEvent> {
+    winlogbeat(doc)
+}
+
+/// [`from_winlogbeat`] for any [`Json`] view (one pass over `winlog`).
+pub(crate) fn winlogbeat<J: Json>(doc: &J) -> Option<WinEvent> {
     let wl = doc.get("winlog")?;
+    let [
+        provider_name,
+        provider_guid,
+        event_id,
+        version,
+        task,
+        opcode,
+        keywords,
+        record_id,
+        channel,
+        computer_name,
+        process,
+        user,
+        event_data,
+        user_data,
+    ] = {
+        let mut s: [Option<&J>; 14] = [None; 14];
+        for (k, v) in wl.entries() {
+            let i = match k {
+                "provider_name" => 0,
+                "provider_guid" => 1,
+                "event_id" => 2,
+                "version" => 3,
+                "task" => 4,
+                "opcode" => 5,
+                "keywords" => 6,
+                "record_id" => 7,
+                "channel" => 8,
+                "computer_name" => 9,
+                "process" => 10,
+                "user" => 11,
+                "event_data" => 12,
+                "user_data" => 13,
+                _ => continue,
+            };
+            s[i] = Some(v);
+        }
+        s
+    };
     let mut w = WinEvent {
-        provider_name: str_of(wl.get("provider_name")),
-        provider_guid: str_of(wl.get("provider_guid")),
-        event_id: int_of(wl.get("event_id")).and_then(|i| u32::try_from(i).ok()),
-        version: wl.get("version").cloned(),
-        level: doc.get("log").and_then(|l| l.get("level")).cloned(),
-        task: wl.get("task").cloned(),
-        opcode: wl.get("opcode").cloned(),
-        keywords: wl.get("keywords").cloned(),
-        record_id: int_of(wl.get("record_id")).and_then(|i| u64::try_from(i).ok()),
-        channel: str_of(wl.get("channel")),
-        computer: str_of(wl.get("computer_name"))
+        provider_name: str_of(provider_name),
+        provider_guid: str_of(provider_guid),
+        event_id: int_of_json(event_id).and_then(|i| u32::try_from(i).ok()),
+        version: version.map(J::to_value),
+        level: doc.get("log").and_then(|l| l.get("level")).map(J::to_value),
+        task: task.map(J::to_value),
+        opcode: opcode.map(J::to_value),
+        keywords: keywords.map(J::to_value),
+        record_id: int_of_json(record_id).and_then(|i| u64::try_from(i).ok()),
+        channel: str_of(channel),
+        computer: str_of(computer_name)
             .or_else(|| str_of(doc.get("host").and_then(|h| h.get("name")))),
         time_created_ns: str_of(doc.get("@timestamp")).and_then(|s| parse_rfc3339(&s)),
-        process_id: int_of(wl.get("process").and_then(|p| p.get("pid"))),
-        thread_id: int_of(
-            wl.get("process")
+        process_id: int_of_json(process.and_then(|p| p.get("pid"))),
+        thread_id: int_of_json(
+            process
                 .and_then(|p| p.get("thread"))
                 .and_then(|t| t.get("id")),
         ),
-        user_sid: str_of(wl.get("user").and_then(|u| u.get("identifier"))),
+        user_sid: str_of(user.and_then(|u| u.get("identifier"))),
         message: str_of(doc.get("message")),
         ..Default::default()
     };
-    for key in ["event_data", "user_data"] {
-        if let Some(Value::Object(m)) = wl.get(key) {
-            for (k, v) in m {
-                w.event_data.push((k.clone(), value_text(v)));
+    for m in [event_data, user_data].into_iter().flatten() {
+        if m.is_object() {
+            w.event_data.reserve(m.len_if_object().unwrap_or(0));
+            for (k, v) in m.entries() {
+                w.event_data.push((k.to_string(), text(v)));
             }
         }
     }
     Some(w)
 }
 
-/// NXLog / OTRF field names that are `System` metadata or shipper fields, not event data.
-const FLAT_META: &[&str] = &[
-    "@timestamp",
-    "@version",
-    "AccountName",
-    "AccountType",
-    "Category",
-    "Channel",
-    "Domain",
-    "ERROR_EVT_UNRESOLVED",
-    "EventID",
-    "EventReceivedTime",
-    "EventTime",
-    "EventType",
-    "ExecutionProcessID",
-    "ExecutionThreadID",
-    "Hostname",
-    "Keywords",
-    "Level",
-    "Message",
-    "Opcode",
-    "OpcodeValue",
-    "ProcessID",
-    "ProviderGuid",
-    "RecordNumber",
-    "Severity",
-    "SeverityValue",
-    "SourceModuleName",
-    "SourceModuleType",
-    "SourceName",
-    "Task",
-    "ThreadID",
-    "TimeCreated",
-    "UserID",
-    "Version",
-    "host",
-    "port",
-    "tags",
-    "type",
-];
+/// What a flat record's top-level field is to [`flat`]: a `System` or
+/// shipper field (`Some`), read into slot `i` (`Some(Some(i))`), or event
+/// data (`None`). `ProviderName` is both event data and read, see [`flat`].
+///
+/// The NXLog / OTRF field names that are `System` metadata or shipper
+/// fields, not event data: `@timestamp`, `@version`, `AccountName`,
+/// `AccountType`, `Category`, `Channel`, `Domain`, `ERROR_EVT_UNRESOLVED`,
+/// `EventID`, `EventReceivedTime`, `EventTime`, `EventType`,
+/// `ExecutionProcessID`, `ExecutionThreadID`, `Hostname`, `Keywords`,
+/// `Level`, `Message`, `Opcode`, `OpcodeValue`, `ProcessID`, `ProviderGuid`,
+/// `RecordNumber`, `Severity`, `SeverityValue`, `SourceModuleName`,
+/// `SourceModuleType`, `SourceName`, `Task`, `ThreadID`, `TimeCreated`,
+/// `UserID`, `Version`, `host`, `port`, `tags`, `type`.
+fn flat_meta(k: &str) -> Option<Option<usize>> {
+    // By length first: each key is compared with the few names of its length.
+    let slot = match k.len() {
+        4 => match k {
+            "Task" => F_TASK,
+            "host" | "port" | "tags" | "type" => return Some(None),
+            _ => return None,
+        },
+        5 => match k {
+            "Level" => F_LEVEL,
+            _ => return None,
+        },
+        6 => match k {
+            "Domain" => return Some(None),
+            "Opcode" => F_OPCODE,
+            "UserID" => F_USER_ID,
+            _ => return None,
+        },
+        7 => match k {
+            "Channel" => F_CHANNEL,
+            "EventID" => F_EVENT_ID,
+            "Message" => F_MESSAGE,
+            "Version" => F_VERSION,
+            _ => return None,
+        },
+        8 => match k {
+            "@version" | "Category" => return Some(None),
+            "Hostname" => F_HOSTNAME,
+            "Keywords" => F_KEYWORDS,
+            "Severity" => F_SEVERITY,
+            "ThreadID" => F_THREAD_ID,
+            _ => return None,
+        },
+        9 => match k {
+            "EventTime" | "EventType" => return Some(None),
+            "ProcessID" => F_PROCESS_ID,
+            _ => return None,
+        },
+        10 => match k {
+            "@timestamp" => F_TIMESTAMP,
+            "SourceName" => F_SOURCE_NAME,
+            _ => return None,
+        },
+        11 => match k {
+            "AccountName" | "AccountType" => return Some(None),
+            "OpcodeValue" => F_OPCODE_VALUE,
+            "TimeCreated" => F_TIME_CREATED,
+            _ => return None,
+        },
+        12 => match k {
+            "ProviderGuid" => F_PROVIDER_GUID,
+            "RecordNumber" => F_RECORD_NUMBER,
+            _ => return None,
+        },
+        13 => match k {
+            "SeverityValue" => return Some(None),
+            _ => return None,
+        },
+        16 => match k {
+            "SourceModuleName" | "SourceModuleType" => return Some(None),
+            _ => return None,
+        },
+        17 => match k {
+            "EventReceivedTime" => return Some(None),
+            "ExecutionThreadID" => F_EXECUTION_THREAD_ID,
+            _ => return None,
+        },
+        18 => match k {
+            "ExecutionProcessID" => F_EXECUTION_PROCESS_ID,
+            _ => return None,
+        },
+        20 => match k {
+            "ERROR_EVT_UNRESOLVED" => return Some(None),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(Some(slot))
+}
+
+const F_SOURCE_NAME: usize = 0;
+const F_PROVIDER_NAME: usize = 1;
+const F_PROVIDER_GUID: usize = 2;
+const F_EVENT_ID: usize = 3;
+const F_VERSION: usize = 4;
+const F_LEVEL: usize = 5;
+const F_SEVERITY: usize = 6;
+const F_TASK: usize = 7;
+const F_OPCODE_VALUE: usize = 8;
+const F_OPCODE: usize = 9;
+const F_KEYWORDS: usize = 10;
+const F_RECORD_NUMBER: usize = 11;
+const F_CHANNEL: usize = 12;
+const F_HOSTNAME: usize = 13;
+const F_TIME_CREATED: usize = 14;
+const F_TIMESTAMP: usize = 15;
+const F_PROCESS_ID: usize = 16;
+const F_EXECUTION_PROCESS_ID: usize = 17;
+const F_THREAD_ID: usize = 18;
+const F_EXECUTION_THREAD_ID: usize = 19;
+const F_USER_ID: usize = 20;
+const F_MESSAGE: usize = 21;
+const F_SLOTS: usize = 22;
 
 /// True if `doc` looks like an NXLog / OTRF flat Windows record.
 pub fn is_flat(doc: &Value) -> bool {
@@ -246,34 +372,50 @@ pub fn is_flat(doc: &Value) -> bool {
 
 /// Reads an NXLog / OTRF flat record.
 pub fn from_flat(doc: &Value) -> Option<WinEvent> {
-    let m = doc.as_object()?;
+    flat(doc)
+}
+
+/// [`from_flat`] for any [`Json`] view, in one pass over the members.
+pub(crate) fn flat<J: Json>(doc: &J) -> Option<WinEvent> {
+    if !doc.is_object() {
+        return None;
+    }
+    let mut s: [Option<&J>; F_SLOTS] = [None; F_SLOTS];
+    let mut event_data = Vec::with_capacity(doc.len_if_object().unwrap_or(0));
+    for (k, v) in doc.entries() {
+        match flat_meta(k) {
+            Some(Some(i)) => s[i] = Some(v),
+            Some(None) => {}
+            None => {
+                if k == "ProviderName" {
+                    s[F_PROVIDER_NAME] = Some(v);
+                }
+                event_data.push((k.to_string(), text(v)));
+            }
+        }
+    }
     let mut w = WinEvent {
-        provider_name: str_of(m.get("SourceName")).or_else(|| str_of(m.get("ProviderName"))),
-        provider_guid: str_of(m.get("ProviderGuid")),
-        event_id: int_of(m.get("EventID")).and_then(|i| u32::try_from(i).ok()),
-        version: m.get("Version").cloned(),
-        level: m.get("Level").or_else(|| m.get("Severity")).cloned(),
-        task: m.get("Task").cloned(),
-        opcode: m.get("OpcodeValue").or_else(|| m.get("Opcode")).cloned(),
-        keywords: m.get("Keywords").cloned(),
-        record_id: int_of(m.get("RecordNumber")).and_then(|i| u64::try_from(i).ok()),
-        channel: str_of(m.get("Channel")),
-        computer: str_of(m.get("Hostname")),
-        time_created_ns: str_of(m.get("TimeCreated"))
-            .and_then(|s| parse_rfc3339(&s))
-            .or_else(|| str_of(m.get("@timestamp")).and_then(|s| parse_rfc3339(&s))),
-        process_id: int_of(m.get("ProcessID").or_else(|| m.get("ExecutionProcessID"))),
-        thread_id: int_of(m.get("ThreadID").or_else(|| m.get("ExecutionThreadID"))),
-        user_sid: str_of(m.get("UserID")),
-        message: str_of(m.get("Message")),
+        provider_name: str_of(s[F_SOURCE_NAME]).or_else(|| str_of(s[F_PROVIDER_NAME])),
+        provider_guid: str_of(s[F_PROVIDER_GUID]),
+        event_id: int_of_json(s[F_EVENT_ID]).and_then(|i| u32::try_from(i).ok()),
+        version: s[F_VERSION].map(J::to_value),
+        level: s[F_LEVEL].or(s[F_SEVERITY]).map(J::to_value),
+        task: s[F_TASK].map(J::to_value),
+        opcode: s[F_OPCODE_VALUE].or(s[F_OPCODE]).map(J::to_value),
+        keywords: s[F_KEYWORDS].map(J::to_value),
+        record_id: int_of_json(s[F_RECORD_NUMBER]).and_then(|i| u64::try_from(i).ok()),
+        channel: str_of(s[F_CHANNEL]),
+        computer: str_of(s[F_HOSTNAME]),
+        time_created_ns: str_of(s[F_TIME_CREATED])
+            .and_then(|t| parse_rfc3339(&t))
+            .or_else(|| str_of(s[F_TIMESTAMP]).and_then(|t| parse_rfc3339(&t))),
+        process_id: int_of_json(s[F_PROCESS_ID].or(s[F_EXECUTION_PROCESS_ID])),
+        thread_id: int_of_json(s[F_THREAD_ID].or(s[F_EXECUTION_THREAD_ID])),
+        user_sid: str_of(s[F_USER_ID]),
+        message: str_of(s[F_MESSAGE]),
+        event_data,
         ..Default::default()
     };
-    for (k, v) in m {
-        if FLAT_META.contains(&k.as_str()) {
-            continue;
-        }
-        w.event_data.push((k.clone(), value_text(v)));
-    }
     if w.is_sysmon()
         && w.data("ProcessId").is_none()
         && let Some(pid) = w
@@ -501,7 +643,7 @@ fn sysmon_message_fields(msg: &str) -> Vec<(String, String)> {
 
 /// Flattens a JSON object into `(dotted path, leaf)` pairs (arrays are leaves).
 pub fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-    flatten_where(prefix, v, &|_| true, &|_| true, out);
+    flatten_where(&mut prefix.to_string(), v, &|_| true, &|_| true, out);
 }
 
 /// [`flatten`] restricted to the paths `keep` names: `path == k`, or `k`
@@ -509,6 +651,16 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
 /// a path are not walked and nothing outside them is cloned (a Winlogbeat
 /// document's `winlog` object, most of it, is skipped whole).
 pub fn flatten_kept(prefix: &str, v: &Value, keep: &[&str], out: &mut Vec<(String, Value)>) {
+    flatten_kept_json(prefix, v, keep, out);
+}
+
+/// [`flatten_kept`] for any [`Json`] view.
+pub(crate) fn flatten_kept_json<J: Json>(
+    prefix: &str,
+    v: &J,
+    keep: &[&str],
+    out: &mut Vec<(String, Value)>,
+) {
     let kept = |p: &str| {
         keep.iter()
             .any(|k| p == *k || (k.ends_with('.') && p.starts_with(k)))
@@ -521,34 +673,36 @@ pub fn flatten_kept(prefix: &str, v: &Value, keep: &[&str], out: &mut Vec<(Strin
                 || (k.ends_with('.') && p.starts_with(k))
         })
     };
-    flatten_where(prefix, v, &may_hold, &kept, out);
+    flatten_where(&mut prefix.to_string(), v, &may_hold, &kept, out);
 }
 
-/// The leaves below the object members whose path passes `walk`, those whose path passes `leaf`.
-fn flatten_where(
-    prefix: &str,
-    v: &Value,
+/// The leaves below the object members whose path passes `walk`, those
+/// whose path passes `leaf`. `path` is the path of `v`, restored on return.
+fn flatten_where<J: Json>(
+    path: &mut String,
+    v: &J,
     walk: &dyn Fn(&str) -> bool,
     leaf: &dyn Fn(&str) -> bool,
     out: &mut Vec<(String, Value)>,
 ) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, x) in m {
-                let p = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                if walk(&p) {
-                    flatten_where(&p, x, walk, leaf, out);
+    match v.len_if_object() {
+        Some(n) if n > 0 => {
+            let len = path.len();
+            for (k, x) in v.entries() {
+                if len > 0 {
+                    path.push('.');
                 }
+                path.push_str(k);
+                if walk(path) {
+                    flatten_where(path, x, walk, leaf, out);
+                }
+                path.truncate(len);
             }
         }
-        _ if prefix.is_empty() => {}
-        other => {
-            if leaf(prefix) {
-                out.push((prefix.to_string(), other.clone()));
+        _ if path.is_empty() => {}
+        _ => {
+            if leaf(path) {
+                out.push((path.clone(), v.to_value()));
             }
         }
     }
@@ -598,6 +752,59 @@ mod tests {
         flatten_kept("", &doc, &keep, &mut got);
         assert_eq!(got, expected);
         assert_eq!(got.len(), 8, "{got:?}");
+    }
+
+    #[test]
+    fn flat_meta_names() {
+        const FLAT_META: &[&str] = &[
+            "@timestamp",
+            "@version",
+            "AccountName",
+            "AccountType",
+            "Category",
+            "Channel",
+            "Domain",
+            "ERROR_EVT_UNRESOLVED",
+            "EventID",
+            "EventReceivedTime",
+            "EventTime",
+            "EventType",
+            "ExecutionProcessID",
+            "ExecutionThreadID",
+            "Hostname",
+            "Keywords",
+            "Level",
+            "Message",
+            "Opcode",
+            "OpcodeValue",
+            "ProcessID",
+            "ProviderGuid",
+            "RecordNumber",
+            "Severity",
+            "SeverityValue",
+            "SourceModuleName",
+            "SourceModuleType",
+            "SourceName",
+            "Task",
+            "ThreadID",
+            "TimeCreated",
+            "UserID",
+            "Version",
+            "host",
+            "port",
+            "tags",
+            "type",
+        ];
+        for k in FLAT_META {
+            assert!(flat_meta(k).is_some(), "{k}");
+        }
+        for k in ["ProviderName", "ProcessId", "Image", "task", "", "EventId"] {
+            assert!(flat_meta(k).is_none(), "{k}");
+        }
+        let mut slots: Vec<_> = FLAT_META.iter().filter_map(|k| flat_meta(k)?).collect();
+        slots.push(F_PROVIDER_NAME);
+        slots.sort_unstable();
+        assert_eq!(slots, (0..F_SLOTS).collect::<Vec<_>>());
     }
 
     #[test]
