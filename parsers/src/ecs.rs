@@ -12,8 +12,17 @@
 //! compile time, into a [`FieldRef`]; reading a field from an event is then a
 //! `match`, not a string hash. Only fields outside the typed set go through the
 //! `extra` map.
+//!
+//! A parser may keep raw fields out of `extra` in its own compact form, as
+//! [`LazyFields`] in [`Event::lazy`]: the auditd parser keeps every record's
+//! decoded fields in one buffer instead of building `auditd.data.*` and
+//! `auditd.records` as JSON values for every event. Rules read them
+//! directly ([`Event::get_ref`], [`Event::lazy_value`]); the JSON values are
+//! made once, on first need, when an output writes the event.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -46,6 +55,168 @@ pub struct Event {
     pub message: Option<String>,
     /// Every other field, keyed by dotted path. Values are JSON.
     pub extra: BTreeMap<String, Value>,
+    /// More raw fields, in the parser's compact form (see [`LazyFields`]).
+    /// A path is in `extra` or here, never in both.
+    pub lazy: Option<LazyFields>,
+}
+
+/// What a [`LazySource`] holds at a path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LazyGet<'a> {
+    /// Nothing (or JSON `null`, which rules read as absent).
+    Absent,
+    /// A scalar (or a list of strings), borrowed from the compact form.
+    Scalar(FieldValue<'a>),
+    /// A structured value (objects, arrays of objects): read it with
+    /// [`LazyValue`], or as JSON through [`LazyFields::json`].
+    Structured,
+}
+
+/// Raw fields a parser keeps in its own compact form, turned into JSON only
+/// when something needs JSON (see the module docs).
+///
+/// Implementations must agree with themselves: [`materialize`](Self::materialize)
+/// is the truth (what `extra` would have held), and the other methods read
+/// the same values without building it.
+pub trait LazySource: Send + Sync + fmt::Debug {
+    /// The value at dotted `path`.
+    fn get(&self, path: &str) -> LazyGet<'_>;
+
+    /// Every path this source holds, with its JSON value.
+    fn materialize(&self, out: &mut BTreeMap<String, Value>);
+
+    /// For a [`LazyGet::Structured`] path: calls `f` with the text of every
+    /// string leaf (at any depth), as the prefilter scans a JSON value.
+    /// Leaves that are not strings may be left out only if the source never
+    /// has any.
+    fn for_each_text(&self, path: &str, f: &mut dyn FnMut(&str));
+
+    /// For a [`LazyGet::Structured`] path: the leaves at the keys `inner`
+    /// below it, arrays searched element by element (the matcher's
+    /// `field[].inner` paths), passed as text to `f` until it returns true.
+    /// `Some(None)` when there is no such leaf (JSON `null` counts as none),
+    /// `Some(Some(held))` otherwise; `None` when the source cannot answer
+    /// without JSON (the caller then reads [`LazyFields::json`]). Only valid
+    /// when every leaf at `inner` is a string or `null`.
+    fn any_leaf(
+        &self,
+        path: &str,
+        inner: &[String],
+        f: &mut dyn FnMut(&str) -> bool,
+    ) -> Option<Option<bool>> {
+        let _ = (path, inner, f);
+        None
+    }
+
+    /// The top-level member (`auditd`) this source holds whole and can
+    /// write itself with [`write_member`](Self::write_member), so that
+    /// writing the event needs no JSON values; `None` (the default) when it
+    /// cannot, and output goes through [`materialize`](Self::materialize).
+    /// No path of [`Event::extra`] may start with it.
+    fn json_member(&self) -> Option<&str> {
+        None
+    }
+
+    /// Appends the JSON value of [`json_member`](Self::json_member): byte
+    /// for byte the member of the [`materialize`](Self::materialize)d
+    /// paths nested, with the keys of every object sorted. Only called when
+    /// `json_member` returned a name.
+    fn write_member(&self, w: &mut Vec<u8>) {
+        let _ = w;
+    }
+}
+
+/// An event's [`LazySource`] and, once something asked for it, its JSON.
+#[derive(Clone)]
+pub struct LazyFields {
+    src: Arc<dyn LazySource>,
+    json: OnceLock<BTreeMap<String, Value>>,
+}
+
+impl LazyFields {
+    /// Wraps a source.
+    pub fn new(src: impl LazySource + 'static) -> LazyFields {
+        LazyFields {
+            src: Arc::new(src),
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The source.
+    pub fn source(&self) -> &dyn LazySource {
+        &*self.src
+    }
+
+    /// Every field as JSON, keyed by dotted path (built on the first call).
+    pub fn json(&self) -> &BTreeMap<String, Value> {
+        self.json.get_or_init(|| {
+            let mut m = BTreeMap::new();
+            self.src.materialize(&mut m);
+            m
+        })
+    }
+
+    /// Reads `path` as a rule does (`null` is absent).
+    pub fn get(&self, path: &str) -> Option<FieldValue<'_>> {
+        match self.src.get(path) {
+            LazyGet::Absent => None,
+            LazyGet::Scalar(v) => Some(v),
+            LazyGet::Structured => self.json().get(path).and_then(json_field),
+        }
+    }
+}
+
+impl fmt::Debug for LazyFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LazyFields").field(self.json()).finish()
+    }
+}
+
+impl PartialEq for LazyFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+/// A structured field still in its source's compact form (see [`Event::lazy_value`]).
+#[derive(Clone, Copy)]
+pub struct LazyValue<'a> {
+    src: &'a dyn LazySource,
+    path: &'a str,
+}
+
+impl LazyValue<'_> {
+    /// Calls `f` with the text of every string leaf (see [`LazySource::for_each_text`]).
+    pub fn for_each_text(&self, f: &mut dyn FnMut(&str)) {
+        self.src.for_each_text(self.path, f);
+    }
+
+    /// The leaves at `inner` as text (see [`LazySource::any_leaf`]).
+    pub fn any_leaf(
+        &self,
+        inner: &[String],
+        f: &mut dyn FnMut(&str) -> bool,
+    ) -> Option<Option<bool>> {
+        self.src.any_leaf(self.path, inner, f)
+    }
+}
+
+impl fmt::Debug for LazyValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyValue")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// A JSON value as a rule reads it (`null` is absent).
+fn json_field(v: &Value) -> Option<FieldValue<'_>> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(FieldValue::Str(s)),
+        Value::Number(n) if n.is_i64() => n.as_i64().map(FieldValue::Int),
+        other => Some(FieldValue::Json(other)),
+    }
 }
 
 /// `event.*` fields.
@@ -306,13 +477,57 @@ impl Event {
     pub fn get_ref(&self, field: &FieldRef) -> Option<FieldValue<'_>> {
         match field {
             FieldRef::Known(k) => self.get_known(*k),
-            FieldRef::Extra(p) => self.extra.get(p.as_str()).and_then(|v| match v {
-                Value::Null => None,
-                Value::String(s) => Some(FieldValue::Str(s)),
-                Value::Number(n) if n.is_i64() => n.as_i64().map(FieldValue::Int),
-                other => Some(FieldValue::Json(other)),
-            }),
+            FieldRef::Extra(p) => match self.extra.get(p.as_str()) {
+                Some(v) => json_field(v),
+                None => self.lazy.as_ref().and_then(|l| l.get(p)),
+            },
         }
+    }
+
+    /// `field` when it is a structured value still in compact form (auditd's
+    /// `auditd.records`): its leaves can be read without building JSON.
+    /// `None` for every other field (read those with [`Event::get_ref`]).
+    pub fn lazy_value<'a>(&'a self, field: &'a FieldRef) -> Option<LazyValue<'a>> {
+        let FieldRef::Extra(p) = field else {
+            return None;
+        };
+        let src = self.lazy.as_ref()?.source();
+        matches!(src.get(p), LazyGet::Structured).then_some(LazyValue { src, path: p })
+    }
+
+    /// The raw field at dotted `path` as JSON, from [`Event::extra`] or [`Event::lazy`].
+    pub fn extra_value(&self, path: &str) -> Option<&Value> {
+        self.extra
+            .get(path)
+            .or_else(|| self.lazy.as_ref().and_then(|l| l.json().get(path)))
+    }
+
+    /// Every raw field ([`Event::extra`] and [`Event::lazy`]) in path order,
+    /// as one map would hold them.
+    pub fn extra_fields(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
+        let mut a = self.extra.iter().peekable();
+        let mut b = self
+            .lazy
+            .as_ref()
+            .map(|l| l.json().iter())
+            .into_iter()
+            .flatten()
+            .peekable();
+        std::iter::from_fn(move || {
+            let order = match (a.peek(), b.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => x.0.cmp(y.0),
+            };
+            if order == std::cmp::Ordering::Equal {
+                // Not supposed to happen: `extra` wins.
+                b.next();
+            }
+            let take_a = order != std::cmp::Ordering::Greater;
+            let (k, v) = if take_a { a.next()? } else { b.next()? };
+            Some((k.as_str(), v))
+        })
     }
 
     /// Reads a typed field.
@@ -390,7 +605,7 @@ impl Event {
             };
             insert_path(&mut root, k.path(), v);
         }
-        for (path, v) in &self.extra {
+        for (path, v) in self.extra_fields() {
             insert_path(&mut root, path, v.clone());
         }
         let mut doc = Value::Object(root);

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::ecs::{Event, FieldValue, Known};
+use crate::ecs::{Event, FieldValue, Known, LazySource};
 
 /// One leaf of the document, borrowed from the event.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,8 @@ enum Leaf<'a> {
     Strs(&'a [String]),
     Json(&'a Value),
     Timestamp(i64),
+    /// A top-level member a [`LazySource`] writes itself.
+    Lazy(&'a dyn LazySource),
 }
 
 /// The order of nested objects with sorted keys: paths compared segment by
@@ -71,11 +73,24 @@ impl Event {
             };
             known.push((k.path(), leaf));
         }
-        let mut extra: Vec<(&str, Leaf<'_>)> = self
-            .extra
-            .iter()
-            .map(|(p, v)| (p.as_str(), Leaf::Json(v)))
-            .collect();
+        // A lazy source that writes its member itself is one leaf; one that
+        // cannot is read as JSON.
+        let lazy = self
+            .lazy
+            .as_ref()
+            .and_then(|l| Some((l.source().json_member()?, l.source())));
+        let mut extra: Vec<(&str, Leaf<'_>)> = match lazy {
+            Some((member, src)) => self
+                .extra
+                .iter()
+                .map(|(p, v)| (p.as_str(), Leaf::Json(v)))
+                .chain(std::iter::once((member, Leaf::Lazy(src))))
+                .collect(),
+            None => self
+                .extra_fields()
+                .map(|(p, v)| (p, Leaf::Json(v)))
+                .collect(),
+        };
         // BTreeMap order is bytewise; it differs from nested order only when a
         // key holds a byte below '.' (`-`, space, ...).
         if !extra.is_sorted_by(|a, b| nested_cmp(a.0, b.0) != Ordering::Greater) {
@@ -214,7 +229,23 @@ fn write_leaf(w: &mut Vec<u8>, leaf: Leaf<'_>) {
         }
         Leaf::Json(v) => write_value_sorted(w, v),
         Leaf::Timestamp(ns) => write_str(w, &crate::ecs::format_timestamp(ns)),
+        Leaf::Lazy(src) => src.write_member(w),
     }
+}
+
+/// Writes an object of string (or `null`) leaves named by dotted paths, as
+/// the nested, sorted tree of those paths would be written. The paths must
+/// not collide (none is a dotted prefix of another, no two are equal);
+/// `leaves` is sorted in place.
+pub(crate) fn write_str_object(w: &mut Vec<u8>, leaves: &mut [(&str, Option<&str>)]) {
+    if !leaves.is_sorted_by(|a, b| nested_cmp(a.0, b.0) != Ordering::Greater) {
+        leaves.sort_by(|a, b| nested_cmp(a.0, b.0));
+    }
+    let leaves: Vec<(&str, Leaf<'_>)> = leaves
+        .iter()
+        .map(|&(p, v)| (p, v.map_or(Leaf::Json(&Value::Null), Leaf::Str)))
+        .collect();
+    write_object(w, &leaves, 0);
 }
 
 /// A JSON string, escaped as serde_json escapes it.

@@ -11,8 +11,7 @@ fn render(evs: &[Event]) -> Vec<String> {
 }
 
 fn data<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
-    e.extra
-        .get(&format!("auditd.data.{k}"))
+    e.extra_value(&format!("auditd.data.{k}"))
         .and_then(Value::as_str)
 }
 
@@ -168,7 +167,7 @@ fn execve_enriched_with_node() {
     assert_eq!(e.process.title.as_deref(), Some("whoami"));
     assert_eq!(e.user.id.as_deref(), Some("0"));
     assert_eq!(e.user.name.as_deref(), Some("root"));
-    assert_eq!(e.extra["user.audit.name"], "user");
+    assert_eq!(e.extra_value("user.audit.name").unwrap(), "user");
     assert_eq!(data(e, "syscall"), Some("execve"));
     assert_eq!(data(e, "arch"), Some("x86_64"));
 }
@@ -230,7 +229,9 @@ fn user_space_records() {
     let e = &evs[0];
     assert_eq!(e.event.action.as_deref(), Some("started-service"));
     assert_eq!(data(e, "unit"), Some("apt-daily"));
-    let types: Vec<_> = e.extra["auditd.records"]
+    let types: Vec<_> = e
+        .extra_value("auditd.records")
+        .unwrap()
         .as_array()
         .unwrap()
         .iter()

@@ -98,7 +98,8 @@ fn manifest_counts_and_no_errors() {
         let n_execve = evs
             .iter()
             .filter(|e| {
-                e.extra["auditd.records"]
+                e.extra_value("auditd.records")
+                    .unwrap()
                     .as_array()
                     .is_some_and(|rs| rs.iter().any(|r| r["type"] == "EXECVE"))
             })

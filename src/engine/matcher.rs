@@ -63,10 +63,21 @@ pub fn predicate(p: &Predicate, ev: &Event) -> bool {
         }
         _ => {}
     }
-    let v = ev.get_ref(&p.field.base);
     if !p.field.inner.is_empty() {
-        return inner(p, v);
+        // A structured field still in its parser's compact form
+        // (`auditd.records`): its string leaves, without building JSON.
+        if let Some(lv) = ev.lazy_value(&p.field.base)
+            && let Some(found) = lv.any_leaf(&p.field.inner, &mut |s| match &p.test {
+                Test::Exists(want) => *want,
+                Test::Null => s.is_empty(),
+                t => string(t, s),
+            })
+        {
+            return found.unwrap_or(matches!(p.test, Test::Null | Test::Exists(false)));
+        }
+        return inner(p, ev.get_ref(&p.field.base));
     }
+    let v = ev.get_ref(&p.field.base);
     match v {
         None => matches!(p.test, Test::Null | Test::Exists(false)),
         Some(v) => match &p.test {
@@ -142,6 +153,12 @@ fn texts(ev: &Event, field: &Field, f: &mut dyn FnMut(&str, Option<i64>) -> bool
             Value::String(s) => f(s, None),
             Value::Array(a) => a.iter().any(|x| json_texts(x, f)),
         }
+    }
+    if !field.inner.is_empty()
+        && let Some(lv) = ev.lazy_value(&field.base)
+        && let Some(found) = lv.any_leaf(&field.inner, &mut |s| f(s, None))
+    {
+        return found.unwrap_or(false);
     }
     let v = ev.get_ref(&field.base);
     if !field.inner.is_empty() {

@@ -545,7 +545,13 @@ impl Prefilter {
         }
         s.touched.clear();
         for fs in &self.fields {
-            if let Some(v) = ev.get_ref(&fs.field) {
+            if let Some(lv) = ev.lazy_value(&fs.field) {
+                // A structured field still in compact form (`auditd.records`):
+                // the same leaf texts as `push_json`, without building JSON.
+                s.lower.clear();
+                lv.for_each_text(&mut |t| push_lower(&mut s.lower, t.as_bytes()));
+                scan(fs, &s.lower, &mut s.present, &mut s.touched);
+            } else if let Some(v) = ev.get_ref(&fs.field) {
                 s.lower.clear();
                 push_value(&mut s.lower, v);
                 scan(fs, &s.lower, &mut s.present, &mut s.touched);

@@ -15,15 +15,16 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde_json::map::Entry;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::coalesce::CompletedEvent;
-use super::line::{Record, Value, hex_decode, parse_execve_key};
+use super::lazy::AuditdFields;
+use super::line::{Record, hex_decode, parse_execve_key};
 use super::proctable::{Image, ProcTable};
 use super::sockaddr::{self, SockAddr};
 use super::tables::Arch;
 use crate::Event;
+use crate::ecs::LazyFields;
 
 /// Records that only describe the syscall they belong to.
 fn is_aux(r: &Record) -> bool {
@@ -283,9 +284,12 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
         .as_deref()
         .map(|n| String::from_utf8_lossy(n).into_owned());
 
-    let sys = recs.iter().find(|r| r.is("SYSCALL") || r.is("URINGOP"));
-    let typed = recs.iter().find(|r| !is_aux(r));
-    let main = typed.or(sys).or(recs.first());
+    let sys_ix = recs.iter().position(|r| r.is("SYSCALL") || r.is("URINGOP"));
+    let typed_ix = recs.iter().position(|r| !is_aux(r));
+    let main_ix = typed_ix.or(sys_ix).or((!recs.is_empty()).then_some(0));
+    let sys = sys_ix.map(|i| &recs[i]);
+    let typed = typed_ix.map(|i| &recs[i]);
+    let main = main_ix.map(|i| &recs[i]);
 
     // Syscall identity.
     let arch = sys.and_then(|r| {
@@ -328,35 +332,18 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
         }
     };
 
-    // auditd.data: the main record, then the SYSCALL record's other fields.
-    // Keys carry their `auditd.data.` prefix from the start (one allocation
-    // per field); the map is appended to `extra` at the end.
-    let mut data: BTreeMap<String, Json> = BTreeMap::new();
-    let mut key = String::with_capacity(64);
-    for r in main
+    // auditd.data (the main record, then the SYSCALL record's other fields)
+    // and auditd.records stay in compact form until an output needs them.
+    let data_recs: Vec<usize> = main_ix
         .into_iter()
-        .chain(sys.filter(|s| main.is_some_and(|m| !std::ptr::eq(*s, m))))
-    {
-        for (k, v, _) in r.fields() {
-            key.clear();
-            key.push_str(DATA);
-            key.push_str(&k);
-            if !data.contains_key(key.as_str()) {
-                data.insert(
-                    key.clone(),
-                    match v {
-                        Value::Null => Json::Null,
-                        Value::Text(t) => Json::String(t.into_owned()),
-                    },
-                );
-            }
-        }
-    }
+        .chain(sys_ix.filter(|s| Some(*s) != main_ix))
+        .collect();
+    let mut data = AuditdFields::new(recs, &data_recs);
     if let Some(n) = &sc_name {
-        data.insert("auditd.data.syscall".into(), Json::String(n.clone()));
+        data.derive("syscall", n);
     }
     if let Some(n) = arch.and_then(|a| a.name()) {
-        data.insert("auditd.data.arch".into(), Json::String(n.into()));
+        data.derive("arch", n);
     }
 
     // Process, user and outcome from the SYSCALL (or the type record).
@@ -435,7 +422,7 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
             e.event.action = Some("exec".into());
             let (mut args, argc) = execve_args(recs);
             if let Some(n) = argc {
-                data.insert("auditd.data.argc".into(), Json::String(n.to_string()));
+                data.derive("argc", &n.to_string());
             }
             if args.is_empty() {
                 args = title_args.clone();
@@ -519,10 +506,7 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
                 .and_then(hex_decode)
                 .and_then(|b| sockaddr::decode(&b, arch.map(Arch::big_endian)));
             if let Some(sa) = sa {
-                data.insert(
-                    "auditd.data.socket.family".into(),
-                    Json::String(sa.family_name()),
-                );
+                data.derive("socket.family", &sa.family_name());
                 let ep = if matches!(kind, Kind::Connect) {
                     &mut e.destination
                 } else {
@@ -536,21 +520,15 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
                             }
                             v4 => v4,
                         };
-                        data.insert(
-                            "auditd.data.socket.addr".into(),
-                            Json::String(ip.to_string()),
-                        );
-                        data.insert(
-                            "auditd.data.socket.port".into(),
-                            Json::String(port.to_string()),
-                        );
+                        data.derive("socket.addr", &ip.to_string());
+                        data.derive("socket.port", &port.to_string());
                         ep.ip = Some(ip.to_string());
                         ep.address = Some(ip.to_string());
                         ep.port = Some(i64::from(port));
                         e.network.type_ = Some(if ip.is_ipv4() { "ipv4" } else { "ipv6" }.into());
                     }
                     SockAddr::Unix(path) => {
-                        data.insert("auditd.data.socket.path".into(), Json::String(path.clone()));
+                        data.derive("socket.path", &path);
                         if !path.is_empty() {
                             ep.address = Some(path);
                         }
@@ -610,11 +588,8 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
         }
     }
 
-    e.extra.append(&mut data);
-    e.extra.insert("auditd.records".into(), records_json(recs));
-    if ev.truncated {
-        e.extra.insert("auditd.truncated".into(), Json::Bool(true));
-    }
+    data.set_truncated(ev.truncated);
+    e.lazy = Some(LazyFields::new(data));
     e
 }
 
@@ -683,45 +658,6 @@ fn apply_observed(e: &mut Event, table: &mut ProcTable, host: &[u8], seen: &Imag
         e.process.parent.args = pp.args.clone();
         e.process.parent.command_line = pp.command_line.clone();
     }
-}
-
-/// Prefix of the `auditd.data.*` keys in [`Event::extra`].
-const DATA: &str = "auditd.data.";
-
-/// `auditd.records`: `[{"type": T, "fields": {k: v}}]` in arrival order.
-/// Values are decoded (unquoted, hex-decoded when the result is UTF-8,
-/// `(null)` -> null); a repeated key becomes an array of its values.
-fn records_json(recs: &[Record]) -> Json {
-    Json::Array(
-        recs.iter()
-            .map(|r| {
-                let mut fields = Map::with_capacity(r.len());
-                for (k, v) in r.fields_lossless() {
-                    let v = match v {
-                        Value::Null => Json::Null,
-                        Value::Text(t) => Json::String(t.into_owned()),
-                    };
-                    // One hash per field (the key is owned either way).
-                    match fields.entry(k.into_owned()) {
-                        Entry::Vacant(slot) => {
-                            slot.insert(v);
-                        }
-                        Entry::Occupied(mut slot) => match slot.get_mut() {
-                            Json::Array(a) => a.push(v),
-                            prev => {
-                                let first = prev.take();
-                                *prev = Json::Array(vec![first, v]);
-                            }
-                        },
-                    }
-                }
-                let mut o = Map::with_capacity(2);
-                o.insert("type".into(), Json::String(r.rtype().into_owned()));
-                o.insert("fields".into(), Json::Object(fields));
-                Json::Object(o)
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]

@@ -99,6 +99,7 @@
 
 pub mod coalesce;
 pub mod ecs;
+pub mod lazy;
 pub mod line;
 pub mod proctable;
 pub mod sockaddr;
