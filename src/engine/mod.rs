@@ -71,6 +71,9 @@ pub struct Engine {
     singles: Vec<u32>,
     stats: EngineStats,
     stateful: state::StatefulRules,
+    /// What the stateful rules look at (`None` without stateful rules);
+    /// shared with the [`Engine::worker`]s.
+    needs: Option<Arc<state::StatefulNeeds>>,
     /// Per single-event rule: did it match the current event (for stateful rules).
     hits: Vec<bool>,
 }
@@ -95,6 +98,7 @@ impl Engine {
     /// An engine over `rules` with `options`.
     pub fn with_options(rules: RuleSet, options: EngineOptions) -> Self {
         let stateful = state::StatefulRules::new(&rules, options.limits);
+        let needs = (!stateful.is_empty()).then(|| Arc::new(state::StatefulNeeds::new(&rules)));
         let hits = vec![false; rules.len()];
         let prefilter = match options.prefilter {
             PrefilterMode::Off => None,
@@ -120,6 +124,7 @@ impl Engine {
             rules,
             stats: EngineStats::default(),
             stateful,
+            needs,
             hits,
         }
     }
@@ -138,6 +143,7 @@ impl Engine {
             singles: self.singles.clone(),
             stats: EngineStats::default(),
             stateful: state::StatefulRules::default(),
+            needs: self.needs.clone(),
             hits: vec![false; rules.len()],
             rules,
         }
@@ -258,6 +264,23 @@ impl Engine {
                 .copied()
                 .filter(|&i| self.hits[i as usize]),
         );
+    }
+
+    /// Whether the event of the last [`Engine::process_single`] (`event`)
+    /// can fill a stage, an `until` or a count of a stateful rule. When it
+    /// cannot, [`Engine::process_stateful`] on it only moves event time,
+    /// exactly as [`Engine::expire`] at its timestamp does (an engine from
+    /// [`Engine::worker`] answers for the stateful rules of the original).
+    pub fn stateful_wants(&self, event: &Event) -> bool {
+        self.needs.as_ref().is_some_and(|n| {
+            n.wants(
+                event,
+                self.candidates
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.hits[i as usize]),
+            )
+        })
     }
 
     /// The second half of [`Engine::process_shared`] for an event whose

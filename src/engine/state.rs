@@ -7,10 +7,72 @@ use std::sync::Arc;
 use tripline_parsers::Event;
 
 use super::count::Counter;
+use super::matcher;
 use super::sequence::{Observation, Sequencer, SequencerState};
 use super::window::{StateLimits, StateStats};
 use crate::alert::Alert;
+use crate::rule::ir::Detection;
+use crate::rule::temporal::StageCondition;
 use crate::rule::{RuleKind, RuleSet};
+
+/// What the stateful rules of a rule set look at: the single-event rules
+/// their stages, `until` clauses and counts refer to, and their inline
+/// conditions (EQL stages).
+///
+/// An event for which [`StatefulNeeds::wants`] is false fills no stage, no
+/// `until` and no count of any stateful rule: observing it only moves event
+/// time forward, exactly like [`StatefulRules::expire`] at its timestamp
+/// (parallel scans rely on this: such events stay in the workers).
+#[derive(Debug, Default)]
+pub struct StatefulNeeds {
+    /// Per rule index: a stateful rule refers to this single-event rule.
+    referenced: Vec<bool>,
+    /// The inline stage and `until` conditions.
+    inline: Vec<Detection>,
+}
+
+impl StatefulNeeds {
+    /// The needs of the stateful rules of `rules` (nothing when it has none).
+    pub fn new(rules: &RuleSet) -> StatefulNeeds {
+        let mut n = StatefulNeeds {
+            referenced: vec![false; rules.len()],
+            inline: Vec::new(),
+        };
+        let add = |n: &mut StatefulNeeds, c: &StageCondition| match c {
+            StageCondition::Rule(r) => {
+                if let Some(x) = n.referenced.get_mut(*r) {
+                    *x = true;
+                }
+            }
+            StageCondition::Detection(d) => n.inline.push(d.clone()),
+        };
+        for r in rules.rules() {
+            match &r.kind {
+                RuleKind::Sequence(spec) => {
+                    for st in spec.stages.iter().chain(spec.until.iter()) {
+                        add(&mut n, &st.condition);
+                    }
+                }
+                RuleKind::Count(spec) => {
+                    for &i in &spec.rules {
+                        add(&mut n, &StageCondition::Rule(i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        n
+    }
+
+    /// True if some stateful rule can use `event`: one of the single-event
+    /// rules in `hits` (the indices that matched it) is referenced, or an
+    /// inline condition matches it.
+    pub fn wants(&self, event: &Event, hits: impl IntoIterator<Item = u32>) -> bool {
+        hits.into_iter()
+            .any(|i| self.referenced.get(i as usize).copied().unwrap_or(false))
+            || self.inline.iter().any(|d| matcher::matches(d, event))
+    }
+}
 
 enum Runner {
     Sequence(Box<Sequencer>),

@@ -11,23 +11,34 @@
 //! - The main thread takes the workers' results input by input, in input
 //!   order, and each input's events in file order: alerts go to the outputs
 //!   in the order a single-threaded scan writes them.
-//! - Sequences and counts (stateful rules) run on the main thread only: a
-//!   worker passes each event on with the indices of the single-event rules
-//!   (sequence stages included) it matched, and the main engine sees the
-//!   events of all inputs in the same order as with `--jobs 1`. A sequence
-//!   whose stages are in different files therefore joins exactly as it does
-//!   single-threaded, whichever workers read the files. When the rules have
-//!   no stateful rule, events stay in the workers and only alerts cross.
-//! - Memory stays bounded: each input's results go through a channel of
-//!   [`QUEUE`] batches of [`BATCH`] events; a worker that runs ahead of the
-//!   main thread waits.
+//! - Sequences and counts (stateful rules) run on the main thread only, over
+//!   the events of all inputs in the order of `--jobs 1`, so a sequence whose
+//!   stages are in different files joins exactly as it does single-threaded,
+//!   whichever workers read the files. Only the events some stateful rule can
+//!   use cross to the main thread ([`Engine::stateful_wants`]: one of the
+//!   single-event rules it matched is a stage or counted rule, or an inline
+//!   stage condition matches it), with the indices of the rules they matched.
+//!   Any other event would only move the stateful rules' event time, which
+//!   takes effect only when it moves forward: for those, the worker sends just
+//!   the timestamp of each one newer than every earlier event of its input (a
+//!   tick), and the main thread moves event time there ([`Engine::expire`]),
+//!   exactly what observing the event would do. When the rules have no
+//!   stateful rule, only alerts cross.
+//! - Memory stays bounded: workers send their results in batches, and a
+//!   worker whose input is not the one the main thread is taking waits while
+//!   the results in flight exceed [`AHEAD_BUDGET`] (events held by alerts or
+//!   stateful records count [`EVENT_WEIGHT`] each); the input the main thread
+//!   is taking may have [`HEAD_BUDGET`] in flight. A worker can thus finish an
+//!   input while the one before it is still being read (the results of a
+//!   scan are mostly small: ticks, and the few events that alert), and the
+//!   input being taken never waits for the others.
 //! - Bad-record messages are printed by the workers as they meet them, so the
 //!   messages of different inputs may interleave on stderr; counts and the
 //!   summary are the same as with `--jobs 1`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Result;
 use tripline::Event;
@@ -38,21 +49,32 @@ use tripline::pipeline::{ErrorReporter, InputFailure, ReadStats, read_input_trac
 use tripline::source::Input;
 use tripline_parsers::Format;
 
-/// Events per batch sent from a worker to the main thread.
-const BATCH: usize = 256;
-/// Batches in flight per input.
-const QUEUE: usize = 4;
+/// Results per batch at most (a batch also ends at [`BATCH_EVENTS`]).
+const BATCH: usize = 2048;
+/// Events held (by alerts and stateful records) per batch at most.
+const BATCH_EVENTS: usize = 64;
+/// The weight of one event held in flight (a nominal size: a parsed event
+/// is a few kilobytes).
+const EVENT_WEIGHT: usize = 4096;
+/// Weight in flight of the inputs after the one the main thread is taking.
+const AHEAD_BUDGET: usize = 64 << 20;
+/// Weight in flight of the input the main thread is taking.
+const HEAD_BUDGET: usize = 8 << 20;
 
 /// The default `--jobs`: the number of cores available to the process.
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// What one event gave: its single-event alerts and, when the rules have
-/// stateful rules, the event and the single-event rules it matched.
-struct Item {
-    alerts: Vec<Alert>,
-    stateful: Option<(Arc<Event>, Vec<u32>)>,
+/// One result of a worker, in the order of its input.
+enum Item {
+    /// A single-event rule's alert.
+    Alert(Alert),
+    /// An event some stateful rule can use, with the single-event rules it matched.
+    Stateful(Arc<Event>, Box<[u32]>),
+    /// An event no stateful rule uses, newer than the input's earlier events:
+    /// its timestamp.
+    Tick(i64),
 }
 
 /// The end of one input.
@@ -63,8 +85,112 @@ struct Done {
 }
 
 enum Msg {
-    Items(Vec<Item>),
+    /// Results, and their weight in flight.
+    Items(Vec<Item>, usize),
     Done(Done),
+}
+
+/// The weight of a batch in flight: its items, and the events they hold.
+fn weight(items: usize, events: usize) -> usize {
+    items * std::mem::size_of::<Item>() + events * EVENT_WEIGHT
+}
+
+/// Results in flight: what bounds the workers' lead over the main thread.
+struct Budget {
+    state: Mutex<Flight>,
+    changed: Condvar,
+}
+
+struct Flight {
+    /// The input the main thread is taking.
+    head: usize,
+    /// Weight in flight per input.
+    per_input: Vec<usize>,
+    /// Weight in flight of every input but the head.
+    ahead: usize,
+    /// The scan is over (an output failed): nobody waits any more.
+    stopped: bool,
+}
+
+impl Flight {
+    /// May input `i` put `w` more in flight? The head within [`HEAD_BUDGET`],
+    /// the others within [`AHEAD_BUDGET`] together; a batch always fits when
+    /// nothing it would wait for is in flight.
+    fn fits(&self, i: usize, w: usize) -> bool {
+        if self.head == i {
+            let mine = self.per_input[i];
+            mine + w <= HEAD_BUDGET || mine == 0
+        } else {
+            self.ahead + w <= AHEAD_BUDGET || self.ahead == 0
+        }
+    }
+}
+
+impl Budget {
+    fn new(inputs: usize) -> Budget {
+        Budget {
+            state: Mutex::new(Flight {
+                head: 0,
+                per_input: vec![0; inputs],
+                ahead: 0,
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Flight> {
+        // A poisoned lock only means another thread panicked (reported at the join).
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until input `i` may put `w` more in flight, and counts it; false
+    /// when the scan stopped.
+    fn acquire(&self, i: usize, w: usize) -> bool {
+        let mut f = self.lock();
+        while !f.stopped && !f.fits(i, w) {
+            f = self
+                .changed
+                .wait(f)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if f.stopped {
+            return false;
+        }
+        f.per_input[i] += w;
+        if f.head != i {
+            f.ahead += w;
+        }
+        true
+    }
+
+    /// The main thread took `w` of input `i` (the head).
+    fn release(&self, i: usize, w: usize) {
+        let mut f = self.lock();
+        f.per_input[i] -= w;
+        drop(f);
+        self.changed.notify_all();
+    }
+
+    /// The main thread starts taking input `i`.
+    fn set_head(&self, i: usize) {
+        let mut f = self.lock();
+        if f.head != i {
+            f.head = i;
+            let w = f.per_input[i];
+            f.ahead -= w;
+        }
+        drop(f);
+        self.changed.notify_all();
+    }
+
+    /// Nobody takes results any more: waiting workers give up.
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
 }
 
 /// How the scan reads its inputs (shared by the workers).
@@ -96,10 +222,11 @@ pub struct InputOutcome {
 }
 
 /// Scans `plan.inputs` with `jobs` workers. `engine` is the main engine: its
-/// stateful rules see every event, its counters get the workers' counts.
-/// `on_input(i)` is called when the main thread starts taking input `i`'s
-/// results, `on_alert` for every alert in `--jobs 1` order, `on_end(i, outcome)`
-/// at the end of input `i`. The first error of `on_alert` stops the scan.
+/// stateful rules see every event they can use (and the others' event time),
+/// its counters get the workers' counts. `on_input(i)` is called when the main
+/// thread starts taking input `i`'s results, `on_alert` for every alert in
+/// `--jobs 1` order, `on_end(i, outcome)` at the end of input `i`. The first
+/// error of `on_alert` stops the scan.
 pub fn scan(
     plan: &ReadPlan<'_>,
     jobs: usize,
@@ -109,17 +236,18 @@ pub fn scan(
     on_end: &mut dyn FnMut(usize, InputOutcome),
 ) -> Result<()> {
     let n = plan.inputs.len();
-    let (senders, receivers): (Vec<SyncSender<Msg>>, Vec<Receiver<Msg>>) =
-        (0..n).map(|_| sync_channel(QUEUE)).unzip();
+    let (senders, receivers): (Vec<Sender<Msg>>, Vec<Receiver<Msg>>) =
+        (0..n).map(|_| channel()).unzip();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let budget = Budget::new(n);
     let stateful = engine.has_stateful();
     std::thread::scope(|scope| -> Result<()> {
         let mut workers = Vec::new();
         for _ in 0..jobs.clamp(1, n.max(1)) {
             // The compiled prefilter is shared, not rebuilt per worker.
             let mut worker = engine.worker();
-            let (senders, next, stop) = (&senders, &next, &stop);
+            let (senders, next, stop, budget) = (&senders, &next, &stop, &budget);
             workers.push(scope.spawn(move || {
                 let mut reporter = ErrorReporter::new(plan.errors_per_input, plan.quiet);
                 loop {
@@ -127,23 +255,20 @@ pub fn scan(
                     if i >= n || stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    read_one(
-                        plan,
-                        i,
-                        &mut worker,
-                        stateful,
-                        &mut reporter,
-                        &senders[i],
-                        stop,
-                    );
+                    let out = Out {
+                        tx: &senders[i],
+                        budget,
+                        input: i,
+                    };
+                    read_one(plan, i, &mut worker, stateful, &mut reporter, &out, stop);
                 }
                 worker.stats()
             }));
         }
-        let res = collect(receivers, engine, on_input, on_alert, on_end);
-        if res.is_err() {
-            stop.store(true, Ordering::Relaxed);
-        }
+        let res = collect(receivers, engine, &budget, on_input, on_alert, on_end);
+        // However the collection ended, no worker may wait for it any more.
+        stop.store(true, Ordering::Relaxed);
+        budget.stop();
         for w in workers {
             match w.join() {
                 Ok(s) => engine.add_counts(&s),
@@ -158,25 +283,29 @@ pub fn scan(
 fn collect(
     receivers: Vec<Receiver<Msg>>,
     engine: &mut Engine,
+    budget: &Budget,
     on_input: &mut dyn FnMut(usize),
     on_alert: &mut dyn FnMut(Alert) -> Result<()>,
     on_end: &mut dyn FnMut(usize, InputOutcome),
 ) -> Result<()> {
     let mut pending = Vec::new();
     for (i, rx) in receivers.into_iter().enumerate() {
+        budget.set_head(i);
         on_input(i);
         loop {
             match rx.recv() {
-                Ok(Msg::Items(items)) => {
+                Ok(Msg::Items(items, w)) => {
+                    budget.release(i, w);
                     for it in items {
-                        for a in it.alerts {
-                            on_alert(a)?;
-                        }
-                        if let Some((ev, hits)) = it.stateful {
-                            engine.process_stateful(&ev, &hits, &mut |a| pending.push(a));
-                            for a in pending.drain(..) {
-                                on_alert(a)?;
+                        match it {
+                            Item::Alert(a) => on_alert(a)?,
+                            Item::Stateful(ev, hits) => {
+                                engine.process_stateful(&ev, &hits, &mut |a| pending.push(a));
                             }
+                            Item::Tick(ts) => engine.expire(ts, &mut |a| pending.push(a)),
+                        }
+                        for a in pending.drain(..) {
+                            on_alert(a)?;
                         }
                     }
                 }
@@ -199,6 +328,22 @@ fn collect(
     Ok(())
 }
 
+/// Where a worker sends the results of one input.
+struct Out<'a> {
+    tx: &'a Sender<Msg>,
+    budget: &'a Budget,
+    input: usize,
+}
+
+impl Out<'_> {
+    /// Sends a batch holding `events` events (after waiting for room); false
+    /// when nobody takes results any more.
+    fn send(&self, items: Vec<Item>, events: usize) -> bool {
+        let w = weight(items.len(), events);
+        self.budget.acquire(self.input, w) && self.tx.send(Msg::Items(items, w)).is_ok()
+    }
+}
+
 /// A worker's side: reads input `i`, sends its results in batches.
 fn read_one(
     plan: &ReadPlan<'_>,
@@ -206,14 +351,20 @@ fn read_one(
     engine: &mut Engine,
     stateful: bool,
     reporter: &mut ErrorReporter,
-    tx: &SyncSender<Msg>,
+    out: &Out<'_>,
     stop: &AtomicBool,
 ) {
     let mut stats = ReadStats::default();
     let mut filtered = 0u64;
     let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+    let mut held = 0usize;
     let mut gone = false;
     let mut hits = Vec::new();
+    // The newest event time of this input so far: an event no stateful rule
+    // uses moves the main engine's event time only when it is newer (the
+    // main engine has seen every earlier event of this input). i64::MAX is
+    // always passed on: there the sequence rules' sweep clock saturates.
+    let mut newest = i64::MIN;
     let result = read_input_tracked(
         &plan.inputs[i],
         plan.format,
@@ -230,31 +381,78 @@ fn read_one(
                 return;
             }
             let ev = Arc::new(ev);
-            let mut alerts = Vec::new();
-            engine.process_single(&ev, &mut |a| alerts.push(a));
-            let stateful = stateful.then(|| {
-                engine.last_hits(&mut hits);
-                (ev, hits.clone())
+            engine.process_single(&ev, &mut |a| {
+                held += 1;
+                batch.push(Item::Alert(a));
             });
-            if alerts.is_empty() && stateful.is_none() {
-                return;
+            if stateful {
+                let ts = ev.timestamp_ns;
+                if engine.stateful_wants(&ev) {
+                    engine.last_hits(&mut hits);
+                    held += 1;
+                    batch.push(Item::Stateful(ev, hits.as_slice().into()));
+                } else if ts > newest || ts == i64::MAX {
+                    batch.push(Item::Tick(ts));
+                }
+                newest = newest.max(ts);
             }
-            batch.push(Item { alerts, stateful });
-            if batch.len() >= BATCH {
+            if batch.len() >= BATCH || held >= BATCH_EVENTS {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                gone = tx.send(Msg::Items(full)).is_err() || stop.load(Ordering::Relaxed);
+                gone = !out.send(full, std::mem::take(&mut held)) || stop.load(Ordering::Relaxed);
             }
         },
     );
     if gone {
         return;
     }
-    if !batch.is_empty() && tx.send(Msg::Items(batch)).is_err() {
+    if !batch.is_empty() && !out.send(batch, held) {
         return;
     }
-    let _ = tx.send(Msg::Done(Done {
+    let _ = out.tx.send(Msg::Done(Done {
         stats,
         filtered,
         result,
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flight(head: usize, per_input: Vec<usize>) -> Flight {
+        let ahead = per_input
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != head)
+            .map(|(_, w)| w)
+            .sum();
+        Flight {
+            head,
+            per_input,
+            ahead,
+            stopped: false,
+        }
+    }
+
+    #[test]
+    fn inputs_ahead_share_one_budget_and_the_head_has_its_own() {
+        let w = weight(1, 1);
+        // Inputs after the head wait once the budget is used, whichever holds it.
+        let f = flight(0, vec![0, AHEAD_BUDGET - w, 0]);
+        assert!(f.fits(1, w));
+        assert!(f.fits(2, w));
+        assert!(!f.fits(2, w + 1));
+        // The head never waits for them.
+        let f = flight(0, vec![0, AHEAD_BUDGET, AHEAD_BUDGET]);
+        assert!(f.fits(0, HEAD_BUDGET));
+        assert!(!f.fits(2, w));
+        // The head is bounded on its own (the main thread may be slow to write).
+        let f = flight(1, vec![0, HEAD_BUDGET, 0]);
+        assert!(!f.fits(1, w));
+        assert!(f.fits(2, w));
+        // A batch larger than a budget still goes when nothing is in flight.
+        let f = flight(0, vec![0, 0]);
+        assert!(f.fits(0, HEAD_BUDGET + 1));
+        assert!(f.fits(1, AHEAD_BUDGET + 1));
+    }
 }
