@@ -251,7 +251,10 @@ fn garbage_is_not_evtx() {
     let _ = read_bytes(fake);
 }
 
-/// Every rendered record of `bytes`, as the reader renders them.
+/// Every rendered record of `bytes`, as the reader renders them (the chunk
+/// renderer `evtx_dump` uses); checks on the way that the record API
+/// (`records_json_bytes`, which builds each record's content first) renders
+/// the same bytes.
 fn rendered(bytes: Vec<u8>) -> Vec<Vec<u8>> {
     let settings = evtx::ParserSettings::default()
         .num_threads(1)
@@ -260,10 +263,17 @@ fn rendered(bytes: Vec<u8>) -> Vec<Vec<u8>> {
     let mut p = evtx::EvtxParser::from_buffer(bytes)
         .unwrap()
         .with_configuration(settings);
-    p.records_json_bytes()
+    let by_chunk: Vec<Vec<u8>> = p
+        .chunks_json_bytes(false)
+        .flat_map(|c| c.records().map(|(_, r)| r.to_vec()).collect::<Vec<_>>())
+        .collect();
+    let by_record: Vec<Vec<u8>> = p
+        .records_json_bytes()
         .filter_map(Result::ok)
         .map(|r| r.data)
-        .collect()
+        .collect();
+    assert!(by_chunk == by_record, "chunk and record renderers differ");
+    by_chunk
 }
 
 /// The direct read of a rendered record (no `Value` tree) gives exactly what
