@@ -248,17 +248,16 @@ const WINLOGBEAT_KEEP: &[&str] = &[
 /// Adds a Winlogbeat document's own ECS fields (agent, host, log, what the
 /// shipper mapped) where the Windows mapping left them empty.
 fn overlay<J: Json>(doc: &J, ev: &mut Event) {
-    let mut flat = Vec::new();
-    shapes::flatten_kept_json("", doc, WINLOGBEAT_KEEP, &mut flat);
-    for (path, v) in flat {
+    shapes::for_each_kept(doc, WINLOGBEAT_KEEP, &mut |path, v| {
         let non_ecs = path == "host.os.build";
-        if non_ecs || ev.get(&path).is_some() {
-            continue;
+        if non_ecs || ev.get(path).is_some() {
+            return;
         }
-        if !ev.set_path(&path, &v) {
-            ev.extra.entry(path).or_insert(v);
+        let v = v.to_value();
+        if !ev.set_path(path, &v) {
+            ev.extra.entry(path.to_string()).or_insert(v);
         }
-    }
+    });
 }
 
 /// Counters of one [`read_json`].
@@ -409,25 +408,24 @@ fn read_documents<R: BufRead>(
         // Parse every complete document in `pending`; after a syntax error,
         // retry from the next line of `pending` that starts with `{`.
         loop {
-            let mut stream = serde_json::Deserializer::from_slice(&pending).into_iter::<Node>();
-            let mut failed = None;
-            for item in stream.by_ref() {
-                match item {
-                    Ok(doc) => {
-                        stats.documents += 1;
-                        if let Err(m) = convert_node(&doc, out) {
-                            stats.errors += 1;
-                            err(ParseError::new(pending_loc, m));
-                        }
-                    }
-                    Err(e) if e.is_eof() => break,
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-            let consumed = stream.byte_offset();
+            // Valid UTF-8 is checked once for the whole buffer rather than
+            // string by string (`from_slice` checks each, `from_str` none).
+            let (consumed, failed) = match std::str::from_utf8(&pending) {
+                Ok(text) => parse_all(
+                    serde_json::Deserializer::from_str(text).into_iter(),
+                    pending_loc,
+                    stats,
+                    out,
+                    err,
+                ),
+                Err(_) => parse_all(
+                    serde_json::Deserializer::from_slice(&pending).into_iter(),
+                    pending_loc,
+                    stats,
+                    out,
+                    err,
+                ),
+            };
             let Some(e) = failed else {
                 // The rest, if any, starts a document that goes on in the next lines.
                 drain_front(&mut pending, &mut pending_loc, &mut pending_col, consumed);
@@ -497,6 +495,35 @@ fn read_documents<R: BufRead>(
     }
     stats.bytes = offset;
     Ok(())
+}
+
+/// Converts the documents of `stream` (errors located at `loc`) up to the
+/// end or the first syntax error. Returns the bytes consumed and that error.
+fn parse_all<'a, R: serde_json::de::Read<'a>>(
+    mut stream: serde_json::StreamDeserializer<'a, R, Node<'a>>,
+    loc: Location,
+    stats: &mut JsonStats,
+    out: &mut dyn FnMut(Event),
+    err: &mut dyn FnMut(ParseError),
+) -> (usize, Option<serde_json::Error>) {
+    let mut failed = None;
+    for item in stream.by_ref() {
+        match item {
+            Ok(doc) => {
+                stats.documents += 1;
+                if let Err(m) = convert_node(&doc, out) {
+                    stats.errors += 1;
+                    err(ParseError::new(loc, m));
+                }
+            }
+            Err(e) if e.is_eof() => break,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    (stream.byte_offset(), failed)
 }
 
 /// Drops the first `n` bytes of `pending`, moving `loc` (the line where

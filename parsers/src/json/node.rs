@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// A JSON document whose keys and strings borrow from the input when they
@@ -153,14 +153,29 @@ pub(crate) fn text<J: Json>(v: &J) -> String {
 
 impl<'de> Deserialize<'de> for Node<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor)
+        let mut scratch = Vec::new();
+        d.deserialize_any(NodeVisitor {
+            scratch: &mut scratch,
+        })
     }
 }
 
-struct NodeVisitor;
+/// Builds a [`Node`]. The members of the objects being read are gathered in
+/// one `scratch` for the whole document, each object then gets a `Vec` of
+/// its exact size (instead of one grown member by member).
+struct NodeVisitor<'s, 'de> {
+    scratch: &'s mut Vec<(Cow<'de, str>, Node<'de>)>,
+}
+
+impl<'de> DeserializeSeed<'de> for NodeVisitor<'_, 'de> {
+    type Value = Node<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 /// A map key, borrowed when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -184,7 +199,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> Visitor<'de> for NodeVisitor {
+impl<'de> Visitor<'de> for NodeVisitor<'_, 'de> {
     type Value = Node<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -216,37 +231,42 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
-        Deserialize::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_unit<E>(self) -> Result<Node<'de>, E> {
         Ok(Node::Null)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
-        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(x) = seq.next_element()? {
+        let mut v = Vec::new();
+        while let Some(x) = seq.next_element_seed(NodeVisitor {
+            scratch: &mut *self.scratch,
+        })? {
             v.push(x);
         }
         Ok(Node::Arr(v))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut m: Vec<(Cow<'de, str>, Node<'de>)> = Vec::new();
+        let scratch = self.scratch;
+        let base = scratch.len();
         // Bit (a hash of the key) set for every key so far: a repeated key is
         // only searched for when its bit is already set.
         let mut seen = 0u64;
         while let Some(Key(k)) = map.next_key()? {
-            let v: Node<'de> = map.next_value()?;
+            let v = map.next_value_seed(NodeVisitor {
+                scratch: &mut *scratch,
+            })?;
             let bit = 1u64 << key_hash(&k);
             if seen & bit != 0
-                && let Some(slot) = m.iter_mut().find(|(x, _)| *x == k)
+                && let Some(slot) = scratch[base..].iter_mut().find(|(x, _)| *x == k)
             {
                 // As `IndexMap::insert`: first position, last value.
                 slot.1 = v;
                 continue;
             }
             seen |= bit;
-            m.push((k, v));
+            scratch.push((k, v));
         }
-        Ok(Node::Obj(m))
+        Ok(Node::Obj(scratch.drain(base..).collect()))
     }
 }
 

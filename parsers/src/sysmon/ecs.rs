@@ -77,10 +77,14 @@ pub fn build(w: &WinEvent) -> Event {
 
 /// [`build`], moving the event's strings into the [`Event`] instead of
 /// copying them (the raw EVTX path, where the [`WinEvent`] is not kept).
-pub fn build_owned(w: WinEvent) -> Event {
+pub fn build_owned(mut w: WinEvent) -> Event {
+    let message = w.message.take();
     let mut ev = map(&w);
-    for (k, v) in w.event_data {
-        ev.extra.insert(event_data_key(&k), Value::String(v));
+    ev.message = message;
+    for (mut k, v) in w.event_data {
+        // In place when the name was made by `data_name`.
+        k.insert_str(0, EVENT_DATA);
+        ev.extra.insert(k, Value::String(v));
     }
     for (k, v) in w.extra {
         ev.extra.entry(k).or_insert(v);
@@ -88,11 +92,20 @@ pub fn build_owned(w: WinEvent) -> Event {
     ev
 }
 
+const EVENT_DATA: &str = "winlog.event_data.";
+
 /// `winlog.event_data.<name>`.
 fn event_data_key(name: &str) -> String {
-    const PREFIX: &str = "winlog.event_data.";
-    let mut k = String::with_capacity(PREFIX.len() + name.len());
-    k.push_str(PREFIX);
+    let mut k = String::with_capacity(EVENT_DATA.len() + name.len());
+    k.push_str(EVENT_DATA);
+    k.push_str(name);
+    k
+}
+
+/// An `EventData` name for [`WinEvent::event_data`], with room for the
+/// `winlog.event_data.` prefix [`build_owned`] puts in front of it.
+pub(crate) fn data_name(name: &str) -> String {
+    let mut k = String::with_capacity(EVENT_DATA.len() + name.len());
     k.push_str(name);
     k
 }
@@ -635,15 +648,65 @@ pub fn parse_int(s: &str) -> Option<i64> {
 
 /// Sysmon `UtcTime` (`2019-12-05 04:41:52.717`) as ns since the epoch.
 pub fn parse_utc_time(s: &str) -> Option<i64> {
-    let dt = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f").ok()?;
+    let s = s.trim();
+    if let Some(t) = fixed_time(s.as_bytes(), b' ', None) {
+        return t;
+    }
+    let dt = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").ok()?;
     dt.and_utc().timestamp_nanos_opt()
 }
 
 /// RFC 3339 (`2025-12-10T04:33:20.562782Z`) as ns since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
+    let s = s.trim();
+    if let Some(t) = fixed_time(s.as_bytes(), b'T', Some(b'Z')) {
+        return t;
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
         .ok()?
         .timestamp_nanos_opt()
+}
+
+/// The common spelling of both timestamp formats read without chrono's
+/// format parser: `YYYY-MM-DD<sep>HH:MM:SS`, then `.` and 1 to 9 digits or
+/// nothing, then `end` if given. `None` for anything else (and for second
+/// 60), which the caller hands to chrono; `Some(None)` for a date or time out
+/// of range, which chrono rejects too.
+fn fixed_time(b: &[u8], sep: u8, end: Option<u8>) -> Option<Option<i64>> {
+    let b = match end {
+        Some(e) => b.strip_suffix(&[e])?,
+        None => b,
+    };
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != sep
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=9).contains(&frac.len()) => {
+            num(20..b.len())? * 10u32.pow(9 - frac.len() as u32)
+        }
+        _ => return None,
+    };
+    if sec >= 60 {
+        return None;
+    }
+    let t = chrono::NaiveDate::from_ymd_opt(y as i32, mo, d)
+        .and_then(|date| date.and_hms_nano_opt(h, mi, sec, nanos))
+        .and_then(|dt| dt.and_utc().timestamp_nanos_opt());
+    Some(t)
 }
 
 #[cfg(test)]
@@ -808,6 +871,64 @@ mod tests {
         assert_eq!(ev.extra["powershell.total"], 2);
         assert_eq!(ev.extra["file.name"], "x.ps1");
         assert_eq!(ev.user.id.as_deref(), Some("S-1-5-21-1"));
+    }
+
+    #[test]
+    fn timestamps_as_chrono_reads_them() {
+        let chrono_utc = |s: &str| {
+            chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f")
+                .ok()?
+                .and_utc()
+                .timestamp_nanos_opt()
+        };
+        let chrono_rfc = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s.trim())
+                .ok()?
+                .timestamp_nanos_opt()
+        };
+        for body in [
+            "2019-12-05 04:41:52.717",
+            "2019-12-05 04:41:52",
+            "2019-12-05 04:41:52.",
+            "2019-12-05 04:41:52.1",
+            "2019-12-05 04:41:52.123456789",
+            "2019-12-05 04:41:52.1234567891",
+            "2019-12-05 04:41:60.5",
+            "2019-12-05 24:00:00.000",
+            "2019-12-05 23:60:00",
+            "2019-02-29 00:00:00",
+            "2020-02-29 00:00:00",
+            "2019-13-01 00:00:00",
+            "2019-00-01 00:00:00",
+            "2019-12-00 00:00:00",
+            "0000-01-01 00:00:00",
+            "1677-09-21 00:12:43.145224191",
+            "1677-09-21 00:12:43.145224192",
+            "2262-04-11 23:47:16.854775807",
+            "2262-04-11 23:47:16.854775808",
+            "9999-12-31 23:59:59.999999999",
+            " 2019-12-05 04:41:52.717 ",
+            "2019-12-05 04:41:52.71x",
+            "2019-12-05 04:41:5",
+            "2019-1-05 04:41:52",
+            "+2019-12-05 04:41:52",
+            "2019-12-05 4:41:52.717",
+            "2019-12-05 04:41:52+00:00",
+            "",
+        ] {
+            assert_eq!(parse_utc_time(body), chrono_utc(body), "{body:?}");
+            for (sep, end) in [
+                ("T", "Z"),
+                ("T", "z"),
+                ("t", "Z"),
+                (" ", "Z"),
+                ("T", "+02:00"),
+                ("T", ""),
+            ] {
+                let r = format!("{}{end}", body.replacen(' ', sep, 1));
+                assert_eq!(parse_rfc3339(&r), chrono_rfc(&r), "{r:?}");
+            }
+        }
     }
 
     #[test]

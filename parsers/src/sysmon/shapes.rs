@@ -24,7 +24,7 @@
 
 use serde_json::Value;
 
-use super::ecs::{parse_rfc3339, parse_utc_time};
+use super::ecs::{data_name, parse_rfc3339, parse_utc_time};
 use super::{WinEvent, value_text};
 use crate::json::node::{Json, Kind, text};
 
@@ -40,6 +40,15 @@ fn str_of<J: Json>(v: Option<&J>) -> Option<String> {
 /// An integer from a JSON number or a decimal/hex string (shared with the EVTX reader).
 pub(super) fn int_of(v: Option<&Value>) -> Option<i64> {
     int_of_json(v)
+}
+
+/// An RFC 3339 string as ns since the epoch (what `str_of` then
+/// `parse_rfc3339` gives: numbers and booleans never parse).
+fn time_of<J: Json>(v: Option<&J>) -> Option<i64> {
+    match v?.kind() {
+        Kind::Str(s) => parse_rfc3339(s),
+        _ => None,
+    }
 }
 
 fn int_of_json<J: Json>(v: Option<&J>) -> Option<i64> {
@@ -223,7 +232,7 @@ pub(crate) fn winlogbeat<J: Json>(doc: &J) -> Option<WinEvent> {
         channel: str_of(channel),
         computer: str_of(computer_name)
             .or_else(|| str_of(doc.get("host").and_then(|h| h.get("name")))),
-        time_created_ns: str_of(doc.get("@timestamp")).and_then(|s| parse_rfc3339(&s)),
+        time_created_ns: time_of(doc.get("@timestamp")),
         process_id: int_of_json(process.and_then(|p| p.get("pid"))),
         thread_id: int_of_json(
             process
@@ -238,7 +247,7 @@ pub(crate) fn winlogbeat<J: Json>(doc: &J) -> Option<WinEvent> {
         if m.is_object() {
             w.event_data.reserve(m.len_if_object().unwrap_or(0));
             for (k, v) in m.entries() {
-                w.event_data.push((k.to_string(), text(v)));
+                w.event_data.push((data_name(k), text(v)));
             }
         }
     }
@@ -390,7 +399,7 @@ pub(crate) fn flat<J: Json>(doc: &J) -> Option<WinEvent> {
                 if k == "ProviderName" {
                     s[F_PROVIDER_NAME] = Some(v);
                 }
-                event_data.push((k.to_string(), text(v)));
+                event_data.push((data_name(k), text(v)));
             }
         }
     }
@@ -406,9 +415,7 @@ pub(crate) fn flat<J: Json>(doc: &J) -> Option<WinEvent> {
         record_id: int_of_json(s[F_RECORD_NUMBER]).and_then(|i| u64::try_from(i).ok()),
         channel: str_of(s[F_CHANNEL]),
         computer: str_of(s[F_HOSTNAME]),
-        time_created_ns: str_of(s[F_TIME_CREATED])
-            .and_then(|t| parse_rfc3339(&t))
-            .or_else(|| str_of(s[F_TIMESTAMP]).and_then(|t| parse_rfc3339(&t))),
+        time_created_ns: time_of(s[F_TIME_CREATED]).or_else(|| time_of(s[F_TIMESTAMP])),
         process_id: int_of_json(s[F_PROCESS_ID].or(s[F_EXECUTION_PROCESS_ID])),
         thread_id: int_of_json(s[F_THREAD_ID].or(s[F_EXECUTION_THREAD_ID])),
         user_sid: str_of(s[F_USER_ID]),
@@ -651,16 +658,6 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
 /// a path are not walked and nothing outside them is cloned (a Winlogbeat
 /// document's `winlog` object, most of it, is skipped whole).
 pub fn flatten_kept(prefix: &str, v: &Value, keep: &[&str], out: &mut Vec<(String, Value)>) {
-    flatten_kept_json(prefix, v, keep, out);
-}
-
-/// [`flatten_kept`] for any [`Json`] view.
-pub(crate) fn flatten_kept_json<J: Json>(
-    prefix: &str,
-    v: &J,
-    keep: &[&str],
-    out: &mut Vec<(String, Value)>,
-) {
     let kept = |p: &str| {
         keep.iter()
             .any(|k| p == *k || (k.ends_with('.') && p.starts_with(k)))
@@ -674,6 +671,68 @@ pub(crate) fn flatten_kept_json<J: Json>(
         })
     };
     flatten_where(&mut prefix.to_string(), v, &may_hold, &kept, out);
+}
+
+/// Calls `f` with the path and value of every leaf [`flatten_kept`] (from
+/// the root) would give, in the same order, without cloning them.
+///
+/// What `keep` can still match below a path is carried down as a bit set
+/// (bit i: `keep[i]` starts with the path and a `.`) plus whether a
+/// `prefix.` entry already holds the path, so each member costs a compare
+/// with the entries still alive, not a scan of every entry on the whole
+/// path. `keep` has at most 64 entries, none empty or starting with `.`.
+pub(crate) fn for_each_kept<J: Json>(v: &J, keep: &[&str], f: &mut dyn FnMut(&str, &J)) {
+    assert!(keep.len() <= 64, "for_each_kept: at most 64 paths");
+    debug_assert!(keep.iter().all(|k| !k.is_empty() && !k.starts_with('.')));
+    if v.len_if_object().is_some_and(|n| n > 0) {
+        let live = u64::MAX.checked_shr(64 - keep.len() as u32).unwrap_or(0);
+        kept_members(&mut String::new(), v, keep, live, false, f);
+    }
+}
+
+/// The members of the non-empty object `v` at `path` (see [`for_each_kept`]).
+fn kept_members<J: Json>(
+    path: &mut String,
+    v: &J,
+    keep: &[&str],
+    live: u64,
+    all: bool,
+    f: &mut dyn FnMut(&str, &J),
+) {
+    let len = path.len();
+    // Where the rest of a live entry starts: past the path and its `.`.
+    let off = if len == 0 { 0 } else { len + 1 };
+    for (k, x) in v.entries() {
+        let (mut exact, mut below, mut held) = (false, 0u64, all);
+        let mut bits = live;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let r = &keep[i][off..];
+            if r == k {
+                exact = true;
+            }
+            if r.len() > k.len() && r.as_bytes()[k.len()] == b'.' && r.starts_with(k) {
+                below |= 1 << i;
+            }
+            if (r.is_empty() || r.ends_with('.')) && k.starts_with(r) {
+                held = true;
+            }
+        }
+        if !(exact || held || below != 0) {
+            continue;
+        }
+        if len > 0 {
+            path.push('.');
+        }
+        path.push_str(k);
+        if x.len_if_object().is_some_and(|n| n > 0) {
+            kept_members(path, x, keep, below, held, f);
+        } else if (exact || held) && !path.is_empty() {
+            f(path, x);
+        }
+        path.truncate(len);
+    }
 }
 
 /// The leaves below the object members whose path passes `walk`, those
@@ -721,6 +780,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const KEEP: &[&str] = &[
+        "agent.id",
+        "host.hostname",
+        "host.os.",
+        "log.level",
+        "tags",
+        "process.",
+        "a.b.c",
+        "a.b.d.",
+        "x",
+    ];
+
     #[test]
     fn flatten_kept_is_flatten_filtered() {
         let doc = json!({
@@ -731,14 +802,7 @@ mod tests {
             "tags": ["t"],
             "log": {"level": "info", "file": {"path": "/x"}},
         });
-        let keep = [
-            "agent.id",
-            "host.hostname",
-            "host.os.",
-            "log.level",
-            "tags",
-            "process.",
-        ];
+        let keep = KEEP;
         let mut all = Vec::new();
         flatten("", &doc, &mut all);
         let expected: Vec<_> = all
@@ -749,9 +813,45 @@ mod tests {
             })
             .collect();
         let mut got = Vec::new();
-        flatten_kept("", &doc, &keep, &mut got);
+        flatten_kept("", &doc, keep, &mut got);
         assert_eq!(got, expected);
         assert_eq!(got.len(), 8, "{got:?}");
+    }
+
+    #[test]
+    fn for_each_kept_is_flatten_kept() {
+        let keep = KEEP;
+        for doc in [
+            json!({
+                "winlog": {"event_data": {"Image": "x"}, "channel": "c"},
+                "host": {"os": {"name": "w", "build": "1", "x": {}}, "hostname": "h", "name": "n"},
+                "process": {"pid": 4, "parent": {"name": "p", "args": [1]}, "x": {}},
+                "agent": {"id": "a", "hostname": "ah", "id.x": 1},
+                "tags": ["t"],
+                "log": {"level": {"a": 1}, "file": {"path": "/x"}},
+            }),
+            // Dotted and empty keys, prefixes of entries, objects where leaves are kept.
+            json!({
+                "host.os": {"name": 1, "": 2, "os.": 3},
+                "host": {"os.name": 1, "os.": {"x": 1}, "os": 2, "hostname": {}, "": {"os": 1}},
+                "process.pid": 5,
+                "process.": {"": 1},
+                "a": {"b.c": 1, "b": {"c": {"x": 1}, "d": 2, "d.e": 3, "dd": 4}, "b.d": {"": 5}},
+                "a.b": {"c": [1], "d.": 6},
+                "": {"x": 1, "agent": {"id": 1}},
+                "x": {},
+                "tags.": 1,
+                "tag": 1,
+            }),
+            json!({}),
+            json!([1]),
+        ] {
+            let mut want = Vec::new();
+            flatten_kept("", &doc, keep, &mut want);
+            let mut got = Vec::new();
+            for_each_kept(&doc, keep, &mut |p, v| got.push((p.to_string(), v.clone())));
+            assert_eq!(got, want, "{doc}");
+        }
     }
 
     #[test]
