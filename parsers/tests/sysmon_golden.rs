@@ -99,8 +99,7 @@ fn shape_facts() {
     let sec = &evs[2];
     assert_eq!(sec.event.dataset.as_deref(), Some("windows.security"));
     assert_eq!(
-        sec.extra
-            .get("winlog.event_data.param6")
+        sec.extra_value("winlog.event_data.param6")
             .and_then(|v| v.as_str()),
         Some("alice")
     );

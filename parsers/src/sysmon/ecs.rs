@@ -16,6 +16,11 @@
 //! | `winlog.channel`, `winlog.provider_name`, `winlog.provider_guid`, `winlog.computer_name`, `winlog.record_id`, `winlog.event_id` (text, as Winlogbeat 8), `winlog.version`, `winlog.level`, `winlog.task`, `winlog.opcode`, `winlog.keywords`, `winlog.process.pid`, `winlog.process.thread.id`, `winlog.user.identifier` | the `System` block |
 //! | `winlog.event_data.<Name>` | every `EventData` pair, value as text (numbers in decimal, booleans `true`/`false`); `UserData` flattened the same way; unnamed `Data` as `param1`, `param2`, … |
 //!
+//! The `winlog.event_data.*` fields are not in [`Event::extra`]: they stay
+//! the `EventData` pairs, as [`Event::lazy`], which rules read directly and
+//! writers turn into JSON (same output); read them with [`Event::get`],
+//! [`Event::extra_value`] or [`Event::extra_fields`].
+//!
 //! # Sysmon events
 //!
 //! All Sysmon events with a subject process: `process.pid` (`ProcessId`, or
@@ -58,20 +63,18 @@
 //! events fall under the Sigma `process_creation` logsource like Sysmon
 //! EID 1 (`rules/mappings/windows.yml`).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use super::{WinEvent, cmdline};
 use crate::Event;
+use crate::ecs::{FieldValue, LazyFields, LazyGet, LazySource};
 
 /// Maps one Windows event to ECS (see the module docs).
 pub fn build(w: &WinEvent) -> Event {
     let mut ev = map(w);
-    for (k, v) in &w.event_data {
-        ev.extra.insert(event_data_key(k), Value::from(v.as_str()));
-    }
-    for (k, v) in &w.extra {
-        ev.extra.entry(k.clone()).or_insert_with(|| v.clone());
-    }
+    finish(&mut ev, w.event_data.clone(), w.extra.iter().cloned());
     ev
 }
 
@@ -81,15 +84,64 @@ pub fn build_owned(mut w: WinEvent) -> Event {
     let message = w.message.take();
     let mut ev = map(&w);
     ev.message = message;
-    for (mut k, v) in w.event_data {
-        // In place when the name was made by `data_name`.
-        k.insert_str(0, EVENT_DATA);
-        ev.extra.insert(k, Value::String(v));
-    }
-    for (k, v) in w.extra {
+    let extra = std::mem::take(&mut w.extra);
+    finish(&mut ev, w.event_data, extra);
+    ev
+}
+
+/// Adds the `EventData` pairs (as [`Event::lazy`], see [`EventData`]) and
+/// then the shape's extra fields where no field is yet.
+fn finish(
+    ev: &mut Event,
+    data: Vec<(String, String)>,
+    extra: impl IntoIterator<Item = (String, Value)>,
+) {
+    let data = (!data.is_empty()).then_some(EventData(data));
+    for (k, v) in extra {
+        if data.as_ref().is_some_and(|d| d.value(&k).is_some()) {
+            continue;
+        }
         ev.extra.entry(k).or_insert(v);
     }
-    ev
+    ev.lazy = data.map(LazyFields::new);
+}
+
+/// The `winlog.event_data.*` fields of one event, kept as the `EventData`
+/// name/value pairs the shape reader made: rules read them from the pairs,
+/// and the JSON values (a `String` key and value each in a map) are made
+/// only when the event is written (`tripline convert`, an alert). A name
+/// that repeats holds its last value, as inserting into a map would.
+#[derive(Debug)]
+struct EventData(Vec<(String, String)>);
+
+impl EventData {
+    /// The value at the dotted `path`, if it is one of these fields.
+    fn value(&self, path: &str) -> Option<&str> {
+        let name = path.strip_prefix(EVENT_DATA)?;
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl LazySource for EventData {
+    fn get(&self, path: &str) -> LazyGet<'_> {
+        match self.value(path) {
+            Some(v) => LazyGet::Scalar(FieldValue::Str(v)),
+            None => LazyGet::Absent,
+        }
+    }
+
+    fn materialize(&self, out: &mut BTreeMap<String, Value>) {
+        for (k, v) in &self.0 {
+            out.insert(event_data_key(k), Value::from(v.as_str()));
+        }
+    }
+
+    // Every value is a string: nothing is structured.
+    fn for_each_text(&self, _path: &str, _f: &mut dyn FnMut(&str)) {}
 }
 
 const EVENT_DATA: &str = "winlog.event_data.";
@@ -98,14 +150,6 @@ const EVENT_DATA: &str = "winlog.event_data.";
 fn event_data_key(name: &str) -> String {
     let mut k = String::with_capacity(EVENT_DATA.len() + name.len());
     k.push_str(EVENT_DATA);
-    k.push_str(name);
-    k
-}
-
-/// An `EventData` name for [`WinEvent::event_data`], with room for the
-/// `winlog.event_data.` prefix [`build_owned`] puts in front of it.
-pub(crate) fn data_name(name: &str) -> String {
-    let mut k = String::with_capacity(EVENT_DATA.len() + name.len());
     k.push_str(name);
     k
 }
@@ -760,7 +804,15 @@ mod tests {
         assert_eq!(e.user.name.as_deref(), Some("alice"));
         assert_eq!(e.extra["user.domain"], "CORP");
         assert_eq!(e.extra["process.hash.md5"], "ab");
-        assert_eq!(e.extra["winlog.event_data.User"], r"CORP\alice");
+        assert_eq!(
+            e.get("winlog.event_data.User"),
+            Some(FieldValue::Str(r"CORP\alice"))
+        );
+        assert!(!e.extra.contains_key("winlog.event_data.User"));
+        assert_eq!(
+            e.extra_value("winlog.event_data.User"),
+            Some(&json!(r"CORP\alice"))
+        );
         assert_eq!(e.timestamp_rfc3339(), "2019-12-05T04:41:52.717Z");
         assert_eq!(e.host.name.as_deref(), Some("host1"));
     }

@@ -24,7 +24,7 @@
 
 use serde_json::Value;
 
-use super::ecs::{data_name, parse_rfc3339, parse_utc_time};
+use super::ecs::{parse_rfc3339, parse_utc_time};
 use super::{WinEvent, value_text};
 use crate::json::node::{Json, Kind, text};
 
@@ -247,7 +247,7 @@ pub(crate) fn winlogbeat<J: Json>(doc: &J) -> Option<WinEvent> {
         if m.is_object() {
             w.event_data.reserve(m.len_if_object().unwrap_or(0));
             for (k, v) in m.entries() {
-                w.event_data.push((data_name(k), text(v)));
+                w.event_data.push((k.to_string(), text(v)));
             }
         }
     }
@@ -399,7 +399,7 @@ pub(crate) fn flat<J: Json>(doc: &J) -> Option<WinEvent> {
                 if k == "ProviderName" {
                     s[F_PROVIDER_NAME] = Some(v);
                 }
-                event_data.push((data_name(k), text(v)));
+                event_data.push((k.to_string(), text(v)));
             }
         }
     }
