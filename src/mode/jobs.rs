@@ -61,6 +61,10 @@ const AHEAD_BUDGET: usize = 64 << 20;
 /// Weight in flight of the input the main thread is taking.
 const HEAD_BUDGET: usize = 8 << 20;
 
+/// Takes one alert, in `--jobs 1` order, with its JSON document when a
+/// worker wrote it.
+pub type OnAlert<'a> = dyn FnMut(&Alert, Option<&[u8]>) -> Result<()> + 'a;
+
 /// The default `--jobs`: the number of cores available to the process.
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
@@ -68,8 +72,9 @@ pub fn default_jobs() -> usize {
 
 /// One result of a worker, in the order of its input.
 enum Item {
-    /// A single-event rule's alert.
-    Alert(Alert),
+    /// A single-event rule's alert, with its JSON document when the outputs
+    /// use it (written by the worker: that is much of the work per alert).
+    Alert(Alert, Option<Box<[u8]>>),
     /// An event some stateful rule can use, with the single-event rules it matched.
     Stateful(Arc<Event>, Box<[u32]>),
     /// An event no stateful rule uses, newer than the input's earlier events:
@@ -85,14 +90,15 @@ struct Done {
 }
 
 enum Msg {
-    /// Results, and their weight in flight.
-    Items(Vec<Item>, usize),
+    /// Results, their weight in flight, and the worker that sent them.
+    Items(Vec<Item>, usize, usize),
     Done(Done),
 }
 
-/// The weight of a batch in flight: its items, and the events they hold.
-fn weight(items: usize, events: usize) -> usize {
-    items * std::mem::size_of::<Item>() + events * EVENT_WEIGHT
+/// The weight of a batch in flight: its items, the events they hold and
+/// the bytes of the alerts' JSON documents.
+fn weight(items: usize, events: usize, json: usize) -> usize {
+    items * std::mem::size_of::<Item>() + events * EVENT_WEIGHT + json
 }
 
 /// Results in flight: what bounds the workers' lead over the main thread.
@@ -209,6 +215,9 @@ pub struct ReadPlan<'a> {
     pub quiet: bool,
     /// Per input, where its reader publishes the bytes read (the progress line).
     pub positions: &'a [Arc<std::sync::atomic::AtomicU64>],
+    /// The workers write the JSON document of the alerts they find
+    /// ([`tripline::sink::AlertSink::uses_json`]).
+    pub alert_json: bool,
 }
 
 /// The outcome of one input, for the caller's summary.
@@ -225,14 +234,15 @@ pub struct InputOutcome {
 /// stateful rules see every event they can use (and the others' event time),
 /// its counters get the workers' counts. `on_input(i)` is called when the main
 /// thread starts taking input `i`'s results, `on_alert` for every alert in
-/// `--jobs 1` order, `on_end(i, outcome)` at the end of input `i`. The first
-/// error of `on_alert` stops the scan.
+/// `--jobs 1` order (with its JSON document if `plan.alert_json` and a worker
+/// found it), `on_end(i, outcome)` at the end of input `i`. The first error
+/// of `on_alert` stops the scan.
 pub fn scan(
     plan: &ReadPlan<'_>,
     jobs: usize,
     engine: &mut Engine,
     on_input: &mut dyn FnMut(usize),
-    on_alert: &mut dyn FnMut(Alert) -> Result<()>,
+    on_alert: &mut OnAlert<'_>,
     on_end: &mut dyn FnMut(usize, InputOutcome),
 ) -> Result<()> {
     let n = plan.inputs.len();
@@ -242,9 +252,14 @@ pub fn scan(
     let stop = AtomicBool::new(false);
     let budget = Budget::new(n);
     let stateful = engine.has_stateful();
+    let jobs = jobs.clamp(1, n.max(1));
+    // Taken batches go back to their worker, which drops them: what a
+    // thread allocates is freed by that thread (freeing across threads costs
+    // the allocator far more), and the batch's buffer is used again.
+    let (recycle, recycled): (Vec<_>, Vec<_>) = (0..jobs).map(|_| channel::<Vec<Item>>()).unzip();
     std::thread::scope(|scope| -> Result<()> {
         let mut workers = Vec::new();
-        for _ in 0..jobs.clamp(1, n.max(1)) {
+        for (id, recycled) in recycled.into_iter().enumerate() {
             // The compiled prefilter is shared, not rebuilt per worker.
             let mut worker = engine.worker();
             let (senders, next, stop, budget) = (&senders, &next, &stop, &budget);
@@ -259,13 +274,17 @@ pub fn scan(
                         tx: &senders[i],
                         budget,
                         input: i,
+                        worker: id,
+                        recycled: &recycled,
                     };
                     read_one(plan, i, &mut worker, stateful, &mut reporter, &out, stop);
                 }
                 worker.stats()
             }));
         }
-        let res = collect(receivers, engine, &budget, on_input, on_alert, on_end);
+        let res = collect(
+            receivers, &recycle, engine, &budget, on_input, on_alert, on_end,
+        );
         // However the collection ended, no worker may wait for it any more.
         stop.store(true, Ordering::Relaxed);
         budget.stop();
@@ -282,10 +301,11 @@ pub fn scan(
 /// The main thread's side: every input's results, in input order.
 fn collect(
     receivers: Vec<Receiver<Msg>>,
+    recycle: &[Sender<Vec<Item>>],
     engine: &mut Engine,
     budget: &Budget,
     on_input: &mut dyn FnMut(usize),
-    on_alert: &mut dyn FnMut(Alert) -> Result<()>,
+    on_alert: &mut OnAlert<'_>,
     on_end: &mut dyn FnMut(usize, InputOutcome),
 ) -> Result<()> {
     let mut pending = Vec::new();
@@ -294,20 +314,22 @@ fn collect(
         on_input(i);
         loop {
             match rx.recv() {
-                Ok(Msg::Items(items, w)) => {
+                Ok(Msg::Items(items, w, worker)) => {
                     budget.release(i, w);
-                    for it in items {
+                    for it in &items {
                         match it {
-                            Item::Alert(a) => on_alert(a)?,
+                            Item::Alert(a, json) => on_alert(a, json.as_deref())?,
                             Item::Stateful(ev, hits) => {
-                                engine.process_stateful(&ev, &hits, &mut |a| pending.push(a));
+                                engine.process_stateful(ev, hits, &mut |a| pending.push(a));
                             }
-                            Item::Tick(ts) => engine.expire(ts, &mut |a| pending.push(a)),
+                            Item::Tick(ts) => engine.expire(*ts, &mut |a| pending.push(a)),
                         }
                         for a in pending.drain(..) {
-                            on_alert(a)?;
+                            on_alert(&a, None)?;
                         }
                     }
+                    // A worker that has finished drops nothing more: then here.
+                    let _ = recycle[worker].send(items);
                 }
                 Ok(Msg::Done(d)) => {
                     on_end(
@@ -333,14 +355,30 @@ struct Out<'a> {
     tx: &'a Sender<Msg>,
     budget: &'a Budget,
     input: usize,
+    /// This worker's number, and the batches the main thread has taken from it.
+    worker: usize,
+    recycled: &'a Receiver<Vec<Item>>,
 }
 
 impl Out<'_> {
-    /// Sends a batch holding `events` events (after waiting for room); false
-    /// when nobody takes results any more.
-    fn send(&self, items: Vec<Item>, events: usize) -> bool {
-        let w = weight(items.len(), events);
-        self.budget.acquire(self.input, w) && self.tx.send(Msg::Items(items, w)).is_ok()
+    /// Sends a batch holding `events` events and `json` bytes of alert
+    /// documents (after waiting for room); false when nobody takes results
+    /// any more.
+    fn send(&self, items: Vec<Item>, events: usize, json: usize) -> bool {
+        let w = weight(items.len(), events, json);
+        self.budget.acquire(self.input, w)
+            && self.tx.send(Msg::Items(items, w, self.worker)).is_ok()
+    }
+
+    /// An empty batch: a taken one if there is one (its results are dropped
+    /// here, by the thread that made them), else a new one.
+    fn empty_batch(&self) -> Vec<Item> {
+        let mut spare = None;
+        while let Ok(mut taken) = self.recycled.try_recv() {
+            taken.clear();
+            spare.get_or_insert(taken);
+        }
+        spare.unwrap_or_else(|| Vec::with_capacity(BATCH))
     }
 }
 
@@ -356,8 +394,10 @@ fn read_one(
 ) {
     let mut stats = ReadStats::default();
     let mut filtered = 0u64;
-    let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Item> = out.empty_batch();
     let mut held = 0usize;
+    let mut json_bytes = 0usize;
+    let mut writer = plan.alert_json.then(tripline::alert::AlertWriter::new);
     let mut gone = false;
     let mut hits = Vec::new();
     // The newest event time of this input so far: an event no stateful rule
@@ -383,7 +423,13 @@ fn read_one(
             let ev = Arc::new(ev);
             engine.process_single(&ev, &mut |a| {
                 held += 1;
-                batch.push(Item::Alert(a));
+                let json = writer.as_mut().map(|w| {
+                    let mut doc = Vec::new();
+                    w.write(&a, &mut doc);
+                    json_bytes += doc.len();
+                    doc.into_boxed_slice()
+                });
+                batch.push(Item::Alert(a, json));
             });
             if stateful {
                 let ts = ev.timestamp_ns;
@@ -397,15 +443,16 @@ fn read_one(
                 newest = newest.max(ts);
             }
             if batch.len() >= BATCH || held >= BATCH_EVENTS {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                gone = !out.send(full, std::mem::take(&mut held)) || stop.load(Ordering::Relaxed);
+                let full = std::mem::replace(&mut batch, out.empty_batch());
+                let (events, json) = (std::mem::take(&mut held), std::mem::take(&mut json_bytes));
+                gone = !out.send(full, events, json) || stop.load(Ordering::Relaxed);
             }
         },
     );
     if gone {
         return;
     }
-    if !batch.is_empty() && !out.send(batch, held) {
+    if !batch.is_empty() && !out.send(batch, held, json_bytes) {
         return;
     }
     let _ = out.tx.send(Msg::Done(Done {
@@ -436,7 +483,7 @@ mod tests {
 
     #[test]
     fn inputs_ahead_share_one_budget_and_the_head_has_its_own() {
-        let w = weight(1, 1);
+        let w = weight(1, 1, 100);
         // Inputs after the head wait once the budget is used, whichever holds it.
         let f = flight(0, vec![0, AHEAD_BUDGET - w, 0]);
         assert!(f.fits(1, w));

@@ -167,11 +167,13 @@ enum Work<'a> {
     /// Calls this on every event that passes --since/--until/--host, one input after the other.
     Events(&'a mut dyn FnMut(tripline::Event) -> Result<()>),
     /// Runs `engine` over the events, the inputs on `jobs` threads when there
-    /// are several (see [`super::jobs`]); alerts to `on_alert` in input order.
+    /// are several (see [`super::jobs`]); alerts to `on_alert` in input order,
+    /// with their JSON document when `alert_json` and a worker thread wrote it.
     Scan {
         jobs: usize,
         engine: &'a mut Engine,
-        on_alert: &'a mut dyn FnMut(tripline::alert::Alert) -> Result<()>,
+        alert_json: bool,
+        on_alert: &'a mut super::jobs::OnAlert<'a>,
     },
 }
 
@@ -280,6 +282,7 @@ fn read_all(
         Work::Scan {
             jobs,
             engine,
+            alert_json,
             on_alert,
         } if jobs > 1 && inputs.len() > 1 => {
             let plan = super::jobs::ReadPlan {
@@ -290,15 +293,16 @@ fn read_all(
                 errors_per_input: ERRORS_PER_INPUT,
                 quiet: args.quiet,
                 positions: &positions,
+                alert_json,
             };
             let res = super::jobs::scan(
                 &plan,
                 jobs,
                 engine,
                 &mut |i| start_input(i),
-                &mut |a| {
+                &mut |a, json| {
                     progress.borrow_mut().refresh();
-                    on_alert(a)
+                    on_alert(a, json)
                 },
                 &mut |i, outcome| {
                     progress.borrow_mut().end_file(Some(outcome.stats.events));
@@ -318,7 +322,9 @@ fn read_all(
             &mut |ev| {
                 // Shared: alerts and stateful rules keep a reference, not a copy.
                 let ev = std::sync::Arc::new(ev);
-                push_alerts(|out| engine.process_shared(&ev, out), on_alert)
+                push_alerts(|out| engine.process_shared(&ev, out), &mut |a| {
+                    on_alert(&a, None)
+                })
             },
             &mut stats,
             &mut filtered,
@@ -558,22 +564,28 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_severity: BTreeMap<rule::Severity, u64> = BTreeMap::new();
     let progress = std::cell::RefCell::new(Progress::new(args.input.quiet));
-    let mut push = |a: tripline::alert::Alert, sink: &mut MultiSink| -> Result<()> {
-        // The human view and the progress line may share a terminal.
-        progress.borrow_mut().clear();
-        if allowlist.as_mut().is_some_and(|l| l.allows(&a))
-            || throttle.as_mut().is_some_and(|t| t.suppress(&a))
-        {
-            return Ok(());
-        }
-        alerts += 1;
-        *by_rule
-            .entry(format!("{} [{}]", a.rule.name, a.rule.severity.name()))
-            .or_default() += 1;
-        *by_severity.entry(a.rule.severity).or_default() += 1;
-        sink.alert(&a)?;
-        Ok(())
-    };
+    // `json`: the alert's JSON document, when a --jobs worker wrote it.
+    let mut push =
+        |a: &tripline::alert::Alert, json: Option<&[u8]>, sink: &mut MultiSink| -> Result<()> {
+            // The human view and the progress line may share a terminal.
+            progress.borrow_mut().clear();
+            if allowlist.as_mut().is_some_and(|l| l.allows(a))
+                || throttle.as_mut().is_some_and(|t| t.suppress(a))
+            {
+                return Ok(());
+            }
+            alerts += 1;
+            *by_rule
+                .entry(format!("{} [{}]", a.rule.name, a.rule.severity.name()))
+                .or_default() += 1;
+            *by_severity.entry(a.rule.severity).or_default() += 1;
+            match json {
+                Some(doc) => sink.alert_with_json(a, doc)?,
+                None => sink.alert(a)?,
+            };
+            Ok(())
+        };
+    let alert_json = sink.uses_json();
     let (stats, failed) = read_all(
         &args.input,
         &progress,
@@ -582,10 +594,11 @@ pub fn scan(mut args: ScanArgs) -> Result<Exit> {
                 .jobs
                 .map_or_else(super::jobs::default_jobs, usize::from),
             engine: &mut engine,
-            on_alert: &mut |a| push(a, &mut sink),
+            alert_json,
+            on_alert: &mut |a, json| push(a, json, &mut sink),
         },
     )?;
-    push_alerts(|out| engine.flush(out), &mut |a| push(a, &mut sink))?;
+    push_alerts(|out| engine.flush(out), &mut |a| push(&a, None, &mut sink))?;
     sink.finish()?;
     if !args.input.quiet {
         eprintln!(

@@ -39,6 +39,18 @@ pub trait AlertSink {
     }
     /// Takes one alert.
     fn alert(&mut self, alert: &Alert) -> Result<bool, SinkError>;
+    /// Takes one alert whose JSON document (what [`crate::alert::AlertWriter::write`]
+    /// writes for it) was already written, e.g. by the thread that found it
+    /// in a parallel scan. The default ignores `json` and calls [`alert`](Self::alert).
+    fn alert_with_json(&mut self, alert: &Alert, json: &[u8]) -> Result<bool, SinkError> {
+        let _ = json;
+        self.alert(alert)
+    }
+    /// True when this sink writes alerts' JSON documents, so that writing them
+    /// ahead ([`alert_with_json`](Self::alert_with_json)) saves it work.
+    fn uses_json(&self) -> bool {
+        false
+    }
     /// Called once at the end; flushes buffers.
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())
@@ -140,6 +152,18 @@ impl AlertSink for MultiSink {
         Ok(go_on)
     }
 
+    fn alert_with_json(&mut self, alert: &Alert, json: &[u8]) -> Result<bool, SinkError> {
+        let mut go_on = true;
+        for s in &mut self.sinks {
+            go_on &= s.alert_with_json(alert, json)?;
+        }
+        Ok(go_on)
+    }
+
+    fn uses_json(&self) -> bool {
+        self.sinks.iter().any(|s| s.uses_json())
+    }
+
     fn finish(&mut self) -> Result<(), SinkError> {
         self.sinks.iter_mut().try_for_each(|s| s.finish())
     }
@@ -187,6 +211,16 @@ impl<W: Write> AlertSink for JsonlSink<W> {
             self.line = Vec::with_capacity(16 << 10);
         }
         Ok(true)
+    }
+
+    fn alert_with_json(&mut self, _alert: &Alert, json: &[u8]) -> Result<bool, SinkError> {
+        self.out.write_all(json)?;
+        self.out.write_all(b"\n")?;
+        Ok(true)
+    }
+
+    fn uses_json(&self) -> bool {
+        true
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
