@@ -36,7 +36,15 @@ enum Leaf<'a> {
 /// The order of nested objects with sorted keys: paths compared segment by
 /// segment (`a.b` < `a-b`, because `a` < `a-b`).
 fn nested_cmp(a: &str, b: &str) -> Ordering {
-    a.split('.').cmp(b.split('.'))
+    // Segment by segment is bytewise with the dot below every other byte
+    // (a shorter segment is a prefix of the longer one and sorts first).
+    let rank = |c: u8| if c == b'.' { 0 } else { u16::from(c) + 1 };
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match (a.get(n), b.get(n)) {
+        (Some(&x), Some(&y)) => rank(x).cmp(&rank(y)),
+        _ => a.len().cmp(&b.len()),
+    }
 }
 
 fn known_order() -> &'static [Known] {
@@ -143,7 +151,10 @@ impl JsonView<'_> {
     /// comma when `comma`. Returns false, writing nothing, when the document
     /// has no such member.
     pub fn write_member(&self, key: &str, comma: bool, w: &mut Vec<u8>) -> bool {
-        let first = |p: &str| p.split('.').next() == Some(key);
+        let first = |p: &str| {
+            p.strip_prefix(key)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        };
         let Some(start) = self.leaves.iter().position(|(p, _)| first(p)) else {
             return false;
         };
@@ -250,6 +261,15 @@ pub(crate) fn write_str_object(w: &mut Vec<u8>, leaves: &mut [(&str, Option<&str
 
 /// A JSON string, escaped as serde_json escapes it.
 pub fn write_str(w: &mut Vec<u8>, s: &str) {
+    // serde_json escapes `"`, `\\` and control characters only; most
+    // strings have none and are copied as they are.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        w.reserve(s.len() + 2);
+        w.push(b'"');
+        w.extend_from_slice(s.as_bytes());
+        w.push(b'"');
+        return;
+    }
     // Writing into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *w, s);
 }
@@ -349,6 +369,43 @@ mod tests {
         ev.extra.insert("a".into(), json!(1));
         ev.extra.insert("a.b".into(), json!(2));
         same(&ev);
+    }
+
+    #[test]
+    fn nested_order_is_segment_order() {
+        let words = [
+            "", ".", "..", "a", "a.", "a.b", "a-b", "a b", "a\u{0}", "a.\u{0}", "ab", "a.b.c",
+            "a.bb", "b", "é", "a.é", "A", "a/b", "a,b",
+        ];
+        for x in words {
+            for y in words {
+                assert_eq!(
+                    nested_cmp(x, y),
+                    x.split('.').cmp(y.split('.')),
+                    "{x:?} {y:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_does() {
+        for s in [
+            "",
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "tab\t",
+            "\u{1}\u{1f}",
+            "\u{7f}",
+            "é ü 日本",
+            "\u{2028}",
+            "/slash",
+        ] {
+            let mut w = Vec::new();
+            write_str(&mut w, s);
+            assert_eq!(w, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]

@@ -161,7 +161,15 @@ fn meaningful(v: Option<String>) -> Option<String> {
 }
 
 fn int(r: &Record, k: &str) -> Option<i64> {
-    r.text(k)?.trim().parse().ok()
+    int_of(r.text(k).as_deref())
+}
+
+fn int_of(v: Option<&str>) -> Option<i64> {
+    v?.trim().parse().ok()
+}
+
+fn st(v: Option<&str>) -> Option<String> {
+    v.map(str::to_string)
 }
 
 /// `/usr/bin/python2.7;58d1ccfb (deleted)` -> `/usr/bin/python2.7`: the kernel
@@ -287,27 +295,32 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
     let sys_ix = recs.iter().position(|r| r.is("SYSCALL") || r.is("URINGOP"));
     let typed_ix = recs.iter().position(|r| !is_aux(r));
     let main_ix = typed_ix.or(sys_ix).or((!recs.is_empty()).then_some(0));
-    let sys = sys_ix.map(|i| &recs[i]);
     let typed = typed_ix.map(|i| &recs[i]);
     let main = main_ix.map(|i| &recs[i]);
 
+    // auditd.data (the main record, then the SYSCALL record's other fields)
+    // and auditd.records stay in compact form until an output needs them.
+    // The mapping reads its fields there too (decoded once).
+    let data_recs: Vec<usize> = main_ix
+        .into_iter()
+        .chain(sys_ix.filter(|s| Some(*s) != main_ix))
+        .collect();
+    let mut data = AuditdFields::new(recs, &data_recs);
+    let mut derived: Vec<(&'static str, String)> = Vec::new();
+    let sys_text = |k: &str| sys_ix.and_then(|i| data.text(i, k));
+
     // Syscall identity.
-    let arch = sys.and_then(|r| {
-        r.text("ARCH")
-            .and_then(|a| Arch::from_name(&a))
-            .or_else(|| r.text("arch").and_then(|a| Arch::from_hex(&a)))
+    let arch = sys_text("ARCH")
+        .and_then(Arch::from_name)
+        .or_else(|| sys_text("arch").and_then(Arch::from_hex))
+        .filter(|_| sys_ix.is_some());
+    let sc_name: Option<String> = sys_text("SYSCALL").map(str::to_string).or_else(|| {
+        let nr: u32 = sys_text("syscall")?.parse().ok()?;
+        arch?.syscall_name(nr).map(str::to_string)
     });
-    let sc_name: Option<String> = sys.and_then(|r| {
-        s(r.text("SYSCALL")).or_else(|| {
-            let nr: u32 = r.text("syscall")?.parse().ok()?;
-            arch?.syscall_name(nr).map(str::to_string)
-        })
-    });
-    let exit = sys.and_then(|r| int(r, "exit"));
-    let success = sys.and_then(|r| r.text("success")).map(|v| v == "yes");
-    let a0 = sys
-        .and_then(|r| r.text("a0"))
-        .and_then(|v| u64::from_str_radix(&v, 16).ok());
+    let exit = int_of(sys_text("exit"));
+    let success = sys_text("success").map(|v| v == "yes");
+    let a0 = sys_text("a0").and_then(|v| u64::from_str_radix(v, 16).ok());
     let kind = if typed.is_some() {
         Kind::Typed
     } else {
@@ -332,43 +345,36 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
         }
     };
 
-    // auditd.data (the main record, then the SYSCALL record's other fields)
-    // and auditd.records stay in compact form until an output needs them.
-    let data_recs: Vec<usize> = main_ix
-        .into_iter()
-        .chain(sys_ix.filter(|s| Some(*s) != main_ix))
-        .collect();
-    let mut data = AuditdFields::new(recs, &data_recs);
     if let Some(n) = &sc_name {
-        data.derive("syscall", n);
+        derived.push(("syscall", n.clone()));
     }
     if let Some(n) = arch.and_then(|a| a.name()) {
-        data.derive("arch", n);
+        derived.push(("arch", n.to_string()));
     }
 
     // Process, user and outcome from the SYSCALL (or the type record).
-    let pr = sys.or(main);
-    if let Some(r) = pr {
-        e.process.pid = int(r, "pid");
-        e.process.parent.pid = int(r, "ppid");
-        if let Some(exe) = meaningful(s(r.text("exe"))) {
+    if let Some(pr) = sys_ix.or(main_ix) {
+        let t = |k: &str| data.text(pr, k);
+        e.process.pid = int_of(t("pid"));
+        e.process.parent.pid = int_of(t("ppid"));
+        if let Some(exe) = meaningful(st(t("exe"))) {
             let clean = clean_exe(&exe).to_string();
             e.process.name = Some(basename(&clean));
             e.process.executable = Some(clean);
         }
         if e.process.name.is_none() {
-            e.process.name = meaningful(s(r.text("comm")));
+            e.process.name = meaningful(st(t("comm")));
         }
-        e.user.id = meaningful(s(r.text("uid")));
-        e.user.name = meaningful(s(r.text("UID")));
+        e.user.id = meaningful(st(t("uid")));
+        e.user.name = meaningful(st(t("UID")));
         let unset =
             |v: &Option<String>| v.as_deref() == Some("4294967295") || v.as_deref() == Some("-1");
-        let auid = meaningful(s(r.text("auid")));
+        let auid = meaningful(st(t("auid")));
         if !unset(&auid)
             && let Some(a) = auid
         {
             e.extra.insert("user.audit.id".into(), Json::String(a));
-            if let Some(n) = meaningful(s(r.text("AUID"))).filter(|n| n != "unset") {
+            if let Some(n) = meaningful(st(t("AUID"))).filter(|n| n != "unset") {
                 e.extra.insert("user.audit.name".into(), Json::String(n));
             }
         }
@@ -376,10 +382,10 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
             ("euid", "EUID", "user.effective"),
             ("gid", "GID", "user.group"),
         ] {
-            if let Some(v) = meaningful(s(r.text(raw))) {
+            if let Some(v) = meaningful(st(t(raw))) {
                 e.extra.insert(format!("{path}.id"), Json::String(v));
             }
-            if let Some(v) = meaningful(s(r.text(en))) {
+            if let Some(v) = meaningful(st(t(en))) {
                 e.extra.insert(format!("{path}.name"), Json::String(v));
             }
         }
@@ -387,9 +393,9 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
     e.event.outcome = match success {
         Some(true) => Some("success".into()),
         Some(false) => Some("failure".into()),
-        None => main
-            .and_then(|r| r.text("res"))
-            .and_then(|v| match v.as_ref() {
+        None => main_ix
+            .and_then(|i| data.text(i, "res"))
+            .and_then(|v| match v {
                 "success" | "yes" | "1" => Some("success".to_string()),
                 "failed" | "failure" | "no" | "0" => Some("failure".to_string()),
                 _ => None,
@@ -398,8 +404,8 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
 
     let cwd = recs
         .iter()
-        .find(|r| r.is("CWD"))
-        .and_then(|r| meaningful(s(r.text("cwd"))));
+        .position(|r| r.is("CWD"))
+        .and_then(|i| meaningful(st(data.text(i, "cwd"))));
     let title_args = recs
         .iter()
         .find(|r| r.is("PROCTITLE"))
@@ -422,7 +428,7 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
             e.event.action = Some("exec".into());
             let (mut args, argc) = execve_args(recs);
             if let Some(n) = argc {
-                data.derive("argc", &n.to_string());
+                derived.push(("argc", n.to_string()));
             }
             if args.is_empty() {
                 args = title_args.clone();
@@ -506,7 +512,7 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
                 .and_then(hex_decode)
                 .and_then(|b| sockaddr::decode(&b, arch.map(Arch::big_endian)));
             if let Some(sa) = sa {
-                data.derive("socket.family", &sa.family_name());
+                derived.push(("socket.family", sa.family_name()));
                 let ep = if matches!(kind, Kind::Connect) {
                     &mut e.destination
                 } else {
@@ -520,15 +526,15 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
                             }
                             v4 => v4,
                         };
-                        data.derive("socket.addr", &ip.to_string());
-                        data.derive("socket.port", &port.to_string());
+                        derived.push(("socket.addr", ip.to_string()));
+                        derived.push(("socket.port", port.to_string()));
                         ep.ip = Some(ip.to_string());
                         ep.address = Some(ip.to_string());
                         ep.port = Some(i64::from(port));
                         e.network.type_ = Some(if ip.is_ipv4() { "ipv4" } else { "ipv6" }.into());
                     }
                     SockAddr::Unix(path) => {
-                        data.derive("socket.path", &path);
+                        derived.push(("socket.path", path.clone()));
                         if !path.is_empty() {
                             ep.address = Some(path);
                         }
@@ -588,6 +594,9 @@ pub fn build(ev: &CompletedEvent, table: &mut ProcTable) -> Event {
         }
     }
 
+    for (k, v) in &derived {
+        data.derive(k, v);
+    }
     data.set_truncated(ev.truncated);
     e.lazy = Some(LazyFields::new(data));
     e

@@ -162,6 +162,14 @@ impl AuditdFields {
         }
     }
 
+    /// The first field `key` of record `rec`, decoded as [`Record::text`]
+    /// decodes it (lossy UTF-8); `None` for `(null)` or no such field.
+    pub fn text(&self, rec: usize, key: &str) -> Option<&str> {
+        let r = self.recs.get(rec)?;
+        let f = self.rec_fields(r).iter().find(|f| self.s(&f.key) == key)?;
+        (!f.null).then(|| self.s(&f.lossy))
+    }
+
     /// Sets `auditd.truncated`.
     pub fn set_truncated(&mut self, truncated: bool) {
         self.truncated = truncated;
@@ -666,6 +674,25 @@ mod tests {
                     .any(|k| k.contains('.'))
             ),
         }
+    }
+
+    #[test]
+    fn text_agrees_with_the_record() {
+        let recs: Vec<Record> = LINES.iter().map(|l| parse_line(l).unwrap()).collect();
+        let lazy = AuditdFields::new(&recs, &[]);
+        for (i, r) in recs.iter().enumerate() {
+            for (k, _, _, _) in
+                r.raw_fields()
+                    .chain([(&b"nope"[..], &b""[..], Quote::Bare, Origin::Raw)])
+            {
+                // The mapping looks fields up by ASCII names.
+                let Ok(k) = std::str::from_utf8(k) else {
+                    continue;
+                };
+                assert_eq!(lazy.text(i, k), r.text(k).as_deref(), "{i} {k}");
+            }
+        }
+        assert_eq!(lazy.text(99, "a0"), None);
     }
 
     #[test]

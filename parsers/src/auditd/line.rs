@@ -285,43 +285,41 @@ impl Record {
 /// `AUPARSE_TYPE_ESCAPED*`). EXECVE `aN` / `aN[i]` only count inside EXECVE
 /// records (SYSCALL `a0..a3` are hex numbers).
 pub fn is_encodable(key: &[u8], in_execve: bool) -> bool {
-    const KEYS: &[&[u8]] = &[
-        b"exe",
-        b"comm",
-        b"cwd",
-        b"name",
-        b"path",
-        b"proctitle",
-        b"file",
-        b"watch",
-        b"dir",
-        b"cmd",
-        b"acct",
-        b"key",
-        b"ocomm",
-        b"data",
-        b"new-disk",
-        b"old-disk",
-        b"new-chardev",
-        b"old-chardev",
-        b"new-fs",
-        b"old-fs",
-        b"new-net",
-        b"old-net",
-        b"new-rng",
-        b"old-rng",
-        b"vm",
-        b"sw",
-        b"root_dir",
-        b"grp",
-        b"new_group",
-        b"cgroup",
-        b"device",
-    ];
-    if KEYS.contains(&key) {
-        return true;
-    }
-    in_execve && is_execve_arg_key(key)
+    // A match, not a list search: this runs for every bare value.
+    matches!(
+        key,
+        b"exe"
+            | b"comm"
+            | b"cwd"
+            | b"name"
+            | b"path"
+            | b"proctitle"
+            | b"file"
+            | b"watch"
+            | b"dir"
+            | b"cmd"
+            | b"acct"
+            | b"key"
+            | b"ocomm"
+            | b"data"
+            | b"new-disk"
+            | b"old-disk"
+            | b"new-chardev"
+            | b"old-chardev"
+            | b"new-fs"
+            | b"old-fs"
+            | b"new-net"
+            | b"old-net"
+            | b"new-rng"
+            | b"old-rng"
+            | b"vm"
+            | b"sw"
+            | b"root_dir"
+            | b"grp"
+            | b"new_group"
+            | b"cgroup"
+            | b"device"
+    ) || (in_execve && is_execve_arg_key(key))
 }
 
 /// `aN` or `aN[i]`.

@@ -140,10 +140,69 @@ fn entry_bytes(host: &[u8], info: &ProcInfo) -> usize {
         + opt(&info.working_directory)
 }
 
+/// A process: host (the `node=` bytes, empty without) and pid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    host: Box<[u8]>,
+    pid: i64,
+}
+
+/// A [`Key`] borrowed, so that lookups need no allocation: the map is
+/// searched with `&dyn AsKey` (`Key: Borrow<dyn AsKey>`).
+trait AsKey {
+    fn host(&self) -> &[u8];
+    fn pid(&self) -> i64;
+}
+
+impl AsKey for Key {
+    fn host(&self) -> &[u8] {
+        &self.host
+    }
+    fn pid(&self) -> i64 {
+        self.pid
+    }
+}
+
+impl AsKey for (&[u8], i64) {
+    fn host(&self) -> &[u8] {
+        self.0
+    }
+    fn pid(&self) -> i64 {
+        self.1
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn AsKey + 'a> for Key {
+    fn borrow(&self) -> &(dyn AsKey + 'a) {
+        self
+    }
+}
+
+impl std::hash::Hash for dyn AsKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.host().hash(h);
+        self.pid().hash(h);
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self as &dyn AsKey).hash(h);
+    }
+}
+
+impl PartialEq for dyn AsKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pid() == other.pid() && self.host() == other.host()
+    }
+}
+
+impl Eq for dyn AsKey + '_ {}
+
 /// The table. One per parser (i.e. per input stream).
 #[derive(Debug, Default)]
 pub struct ProcTable {
-    map: HashMap<(Box<[u8]>, i64), Entry>,
+    map: HashMap<Key, Entry>,
     tick: u64,
     /// Sum of the entries' [`Entry::bytes`].
     bytes: usize,
@@ -189,7 +248,7 @@ impl ProcTable {
         }
         v.sort_unstable_by_key(|(_, e)| e.used);
         let mut snap = ProcSnapshot::default();
-        for ((host, pid), e) in v {
+        for (Key { host, pid }, e) in v {
             let h = match snap.hosts.iter().position(|x| x[..] == host[..]) {
                 Some(i) => i,
                 None => {
@@ -255,10 +314,13 @@ impl ProcTable {
         let used = self.touch();
         let bytes = entry_bytes(host, &info);
         self.bytes += bytes;
-        if let Some(old) = self
-            .map
-            .insert((Box::from(host), pid), Entry { info, used, bytes })
-        {
+        if let Some(old) = self.map.insert(
+            Key {
+                host: Box::from(host),
+                pid,
+            },
+            Entry { info, used, bytes },
+        ) {
             self.bytes -= old.bytes;
         }
         // One sweep per insert usually; more when a few entries are huge.
@@ -292,7 +354,7 @@ impl ProcTable {
         seen: &Image,
     ) -> ProcInfo {
         let used = self.touch();
-        if let Some(e) = self.map.get_mut(&(Box::from(host), pid)) {
+        if let Some(e) = self.map.get_mut(&(host, pid) as &dyn AsKey) {
             e.used = used;
             if e.info.ppid.is_none() {
                 e.info.ppid = ppid;
@@ -326,7 +388,7 @@ impl ProcTable {
     /// The entity id of `ppid`, creating an image-less placeholder when unknown.
     fn parent_id(&mut self, host: &[u8], ppid: i64, time_ns: i64) -> String {
         let used = self.touch();
-        if let Some(e) = self.map.get_mut(&(Box::from(host), ppid)) {
+        if let Some(e) = self.map.get_mut(&(host, ppid) as &dyn AsKey) {
             e.used = used;
             return e.info.entity_id.clone();
         }
@@ -341,7 +403,7 @@ impl ProcTable {
 
     /// The entry for `pid`, if tracked (no placeholder is created).
     pub fn get(&self, host: &[u8], pid: i64) -> Option<&ProcInfo> {
-        self.map.get(&(Box::from(host), pid)).map(|e| &e.info)
+        self.map.get(&(host, pid) as &dyn AsKey).map(|e| &e.info)
     }
 
     /// Records an exec by `pid` (child of `ppid`) at `time_ns`. Returns the new
@@ -361,7 +423,7 @@ impl ProcTable {
         // fork-sleep-exec.txt): keep the lineage the table already knows.
         let known = self
             .map
-            .get(&(Box::from(host), pid))
+            .get(&(host, pid) as &dyn AsKey)
             .and_then(|e| e.info.ppid);
         let ppid = match (ppid, known) {
             (Some(1), Some(k)) if k != 1 => Some(k),
