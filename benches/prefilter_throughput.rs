@@ -18,9 +18,18 @@
 //! of SYSCALL/EXECVE/CWD/PATH), ~25% outbound connections, ~5% forks, and
 //! ~0.3% IMDS requests by curl/wget/python (exec + connect to
 //! 169.254.169.254). A pool of 50,000 generated events is cycled, so the
-//! generator does not take part in the timing.
+//! generator does not take part in the timing. Events are held in an `Arc`
+//! and go through `Engine::process_shared`, as in `tripline scan`: an alert
+//! shares the event instead of copying it.
+//!
+//! Then the same table for Windows events, when the shared corpus is there:
+//! the OTRF JSON lines of `../shared/corpus/sysmon/json-otrf` (Sysmon,
+//! Security and PowerShell events, 2,828 of them, cycled), read by the same
+//! JSON parser as `tripline scan`: what the Sysmon JSON and EVTX scans feed
+//! the engine. `BENCH_POOL=auditd` or `BENCH_POOL=windows` runs only one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -254,7 +263,7 @@ fn corpus() -> Vec<tripline::rule::Rule> {
 /// machine) hits them alike; the best round is the least disturbed one.
 fn measure(
     sets: &[RuleSet],
-    evs: &[Event],
+    evs: &[Arc<Event>],
     total: usize,
     mode: PrefilterMode,
 ) -> Vec<(f64, f64, u64, f64)> {
@@ -279,7 +288,7 @@ fn measure(
             let a = &mut alerts[k];
             let start = Instant::now();
             for i in round * chunk..(round + 1) * chunk {
-                engine.process(&evs[i % evs.len()], &mut |_| *a += 1);
+                engine.process_shared(&evs[i % evs.len()], &mut |_| *a += 1);
             }
             times[k].push(start.elapsed().as_secs_f64());
         }
@@ -303,16 +312,43 @@ fn measure(
 }
 
 /// The rules that fire most on the event pool (what the alert count is made of).
-fn top_rules(rules: &RuleSet, evs: &[Event]) -> Vec<(u64, String)> {
+fn top_rules(rules: &RuleSet, evs: &[Arc<Event>]) -> Vec<(u64, String)> {
     let mut engine = Engine::new(rules.clone());
     let mut by: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for e in evs {
-        engine.process(e, &mut |a| *by.entry(a.rule.name.clone()).or_default() += 1);
+        engine.process_shared(e, &mut |a| *by.entry(a.rule.name.clone()).or_default() += 1);
     }
     let mut v: Vec<(u64, String)> = by.into_iter().map(|(k, n)| (n, k)).collect();
     v.sort_unstable_by(|a, b| b.cmp(a));
     v.truncate(6);
     v
+}
+
+/// The Windows events of the shared corpus (OTRF JSON lines), parsed as `scan` does.
+fn windows_events() -> Vec<Event> {
+    use tripline_parsers::{Format, Location};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sysmon/json-otrf");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let Ok(data) = std::fs::read(&f) else {
+            continue;
+        };
+        let mut parser = Format::Json.parser();
+        for (n, line) in data.split(|&b| b == b'\n').enumerate() {
+            let loc = Location {
+                line: n as u64 + 1,
+                offset: 0,
+            };
+            let _ = parser.feed(line, loc, &mut |e| out.push(e));
+        }
+        parser.flush(&mut |e| out.push(e));
+    }
+    out
 }
 
 fn main() {
@@ -321,12 +357,36 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let all = corpus();
-    let (evs, imds) = events(50_000.min(total));
-    println!(
-        "prefilter_throughput: {total} events (pool of {}, {imds} IMDS in the pool), {} corpus rules available, 1 thread",
-        evs.len(),
-        all.len()
-    );
+    let pool = std::env::var("BENCH_POOL").unwrap_or_default();
+    if pool != "windows" {
+        let (evs, imds) = events(50_000.min(total));
+        println!(
+            "prefilter_throughput: {total} auditd events (pool of {}, {imds} IMDS in the pool), {} corpus rules available, 1 thread",
+            evs.len(),
+            all.len()
+        );
+        run(&all, &evs, total);
+    }
+    if pool != "auditd" {
+        let evs = windows_events();
+        if evs.is_empty() {
+            println!("no Windows events (../shared/corpus/sysmon/json-otrf is missing)");
+            return;
+        }
+        println!(
+            "prefilter_throughput: {total} Windows events (OTRF JSON lines, pool of {}), {} corpus rules available, 1 thread",
+            evs.len(),
+            all.len()
+        );
+        run(&all, &evs, total);
+    }
+}
+
+/// The table for one event pool.
+fn run(all: &[tripline::rule::Rule], evs: &[Event], total: usize) {
+    // As `scan` does: events in an `Arc`, alerts share them (no copy per alert).
+    let evs: Vec<Arc<Event>> = evs.iter().cloned().map(Arc::new).collect();
+    let evs = &evs[..];
     // BENCH_OFF=0 skips the prefilter-off runs; BENCH_SIZES=10,all picks the rule counts.
     let with_off =
         std::env::var("BENCH_OFF").is_ok_and(|v| v != "0") || std::env::var("BENCH_OFF").is_err();
@@ -335,7 +395,7 @@ fn main() {
         .split(',')
         .map(|s| s.trim().parse().unwrap_or(all.len()))
         .collect();
-    for (n, name) in top_rules(&RuleSet::from_rules(all.clone()), &evs) {
+    for (n, name) in top_rules(&RuleSet::from_rules(all.to_vec()), evs) {
         println!(
             "  fires on {:>5.2}% of events: {name}",
             100.0 * n as f64 / evs.len() as f64
@@ -358,9 +418,9 @@ fn main() {
             p.always_count()
         );
     }
-    let on = measure(&only, &evs, total, PrefilterMode::On);
+    let on = measure(&only, evs, total, PrefilterMode::On);
     let off = if with_off {
-        measure(&only, &evs, total / 10, PrefilterMode::Off)
+        measure(&only, evs, total / 10, PrefilterMode::Off)
     } else {
         vec![(f64::NAN, f64::NAN, 0, 1.0); only.len()]
     };
