@@ -6,7 +6,7 @@
 //! ASCII case-insensitively, somewhere in one field's text — that holds on
 //! every event the rule matches (its logsource filter included). All fragments
 //! of a field go into one automaton. Per event, each field with patterns is
-//! lowercased once into a reused buffer and scanned once; the fragments found
+//! scanned once, ASCII case-insensitively, in place; the fragments found
 //! *trigger* the rules indexed under them, whose formula is then checked
 //! against the set of fragments found. Only the rules that pass (plus those
 //! with no literal need at all) are evaluated exactly by the matcher.
@@ -17,6 +17,30 @@
 //! the rule is a candidate. It is tested by comparison — every rule case and a
 //! property test over the corpus rules run with the prefilter on, off and with
 //! every rule a candidate, and the alerts must be identical.
+//!
+//! # Event classes
+//!
+//! Most rules cannot apply to most events at all: a Windows process-creation
+//! rule never matches a Linux connect, whatever its command line says. The
+//! conjuncts of the logsource filters that read plain fields only
+//! (`host.os.type`, `event.category`, `event.type`, `event.action`: the
+//! mapping tables' `any_of`/`none_of`) become *class conditions* (at most 64,
+//! the most shared first). An event's *class key* is the exact values of the
+//! fields they read; per key the conditions are evaluated once, exactly, by
+//! the matcher itself, and the rules whose class conditions all hold form the
+//! event's *view*: the automata of those rules' fragments only, their
+//! triggers and their always-candidates. So an event scans only the fields and
+//! fragments of rules that can apply to it, and the class conditions
+//! themselves leave the formulas (they hold on every event of the view).
+//!
+//! Views are built on first use and shared by every thread (at most
+//! [`MAX_VIEWS`]; classes beyond that use the view of all rules, still
+//! correct); each [`Scratch`] remembers the class keys it has seen (at most
+//! [`MAX_CLASS_KEYS`], then it forgets them all), so the per-event cost of
+//! the classes is reading a few fields and one hash lookup. No false negative
+//! follows by construction: a rule outside the view has a class condition, a
+//! conjunct of its filter, that is false on the event, and the matcher would
+//! evaluate that same conjunct the same way.
 //!
 //! # Deriving the formula (all rules of [`need`])
 //!
@@ -48,10 +72,11 @@
 //! a list field (`process.args`); an integer formatted in decimal (a rule may
 //! say `DestinationPort: '443'` as a string); every leaf of a JSON value (so
 //! `auditd.records[].fields.a0` is covered by scanning all of
-//! `auditd.records`). All texts of one field are lowercased into one reused
-//! buffer, separated by a newline, and scanned in one pass; a fragment across
-//! a separator is only a spurious candidate. An absent field yields no
-//! fragment, and rightly so: a string predicate on an absent field is false.
+//! `auditd.records`). Each text is scanned in place by the field's automaton,
+//! built ASCII case-insensitive over the lowercase fragments (the same
+//! matches as scanning a lowercased copy, without making one). An absent
+//! field yields no fragment, and rightly so: a string predicate on an absent
+//! field is false.
 //!
 //! # Design rationale
 //!
@@ -67,6 +92,8 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::Value;
@@ -159,40 +186,95 @@ struct Fragment {
 struct FieldScan {
     field: FieldRef,
     ac: AhoCorasick,
-    /// Pattern id -> fragment id.
+    /// Pattern id -> view-local fragment id.
     frags: Vec<u32>,
 }
 
 /// Per-rule prefilter data.
 #[derive(Debug, Clone)]
 struct RuleNeed {
+    /// The necessary condition, without the rule's class conditions (which
+    /// hold on every event of every view the rule is in).
     need: Need,
     /// Fragments the rule is indexed under; `None`: always a candidate.
     triggers: Option<Vec<u32>>,
+    /// The class conditions the rule needs (bits of [`Classes::conds`]).
+    class: u64,
 }
 
-/// The compiled prefilter of a [`RuleSet`]. Immutable; per-event state lives in [`Scratch`].
+/// Event classes: the logsource filters' conditions on a few fields
+/// (`host.os.type`, `event.category`, ...), evaluated exactly, decide which
+/// rules can apply to an event at all (see the module docs, "Event classes").
+#[derive(Debug, Default)]
+struct Classes {
+    /// The fields the conditions read: an event's class key is their values.
+    fields: Vec<FieldRef>,
+    /// Class conditions (at most 64), each a conjunct of some rules' filter.
+    conds: Vec<Expr>,
+    /// The distinct condition sets of the rules (`RuleNeed::class` values).
+    groups: Vec<u64>,
+}
+
+/// The scan data of one set of applicable rules: the automata of their
+/// fragments only, and which rules each fragment triggers.
+#[derive(Debug)]
+struct View {
+    fields: Vec<FieldScan>,
+    /// View-local fragment id -> global fragment id.
+    global: Vec<u32>,
+    /// View-local fragment id -> rules triggered by it.
+    by_frag: Vec<Vec<u32>>,
+    /// Rules of the view with no literal need, in rule order.
+    always: Vec<u32>,
+}
+
+/// Views built so far, by the set of applicable groups.
+#[derive(Debug, Default)]
+struct ViewCache {
+    by_groups: HashMap<Vec<u64>, Arc<View>>,
+}
+
+/// At most this many views are built; events of further classes use the view of all rules.
+const MAX_VIEWS: usize = 128;
+/// A scratch space remembers at most this many class keys (then forgets them all).
+const MAX_CLASS_KEYS: usize = 4096;
+/// Class keys longer than this are not remembered (hostile `host.os.type` values).
+const MAX_KEY_LEN: usize = 1024;
+
+/// The compiled prefilter of a [`RuleSet`]. Shared by the threads of a scan;
+/// per-event state lives in [`Scratch`].
 #[derive(Debug)]
 pub struct Prefilter {
-    fields: Vec<FieldScan>,
+    /// Distinguishes prefilters, so a scratch space is never used with another one.
+    id: u64,
     /// Field index -> path, for `--explain`.
     paths: Vec<String>,
+    /// Field index -> field.
+    fields_of: Vec<FieldRef>,
     frags: Vec<Fragment>,
     rules: Vec<RuleNeed>,
-    /// Fragment id -> rules triggered by it.
-    by_frag: Vec<Vec<u32>>,
-    /// Rules with no literal need, in rule order.
-    always: Vec<u32>,
+    classes: Classes,
+    /// Fields with at least one fragment (for [`Prefilter::field_count`]).
+    field_total: usize,
+    /// Rules with no literal need, over all classes.
+    always_total: usize,
+    views: Mutex<ViewCache>,
+    /// The view of every rule (events of classes beyond [`MAX_VIEWS`]).
+    all: OnceLock<Arc<View>>,
 }
 
 /// Reusable per-event buffers (one per thread of evaluation).
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
+    owner: u64,
     present: Vec<u64>,
     touched: Vec<u32>,
     seen: Vec<u32>,
     stamp: u32,
-    lower: Vec<u8>,
+    key: Vec<u8>,
+    /// Class key -> index in `class_views`, for the classes this thread has seen.
+    class_ix: HashMap<Box<[u8]>, usize>,
+    class_views: Vec<Arc<View>>,
 }
 
 struct Builder {
@@ -421,48 +503,194 @@ fn triggers(n: &Need, frags: &[Fragment]) -> Option<Vec<u32>> {
     }
 }
 
+/// A conjunct of a logsource filter that can serve as a class condition: its
+/// predicates read plain fields (no `[]` path, no other field), so its truth is
+/// a function of those fields' values alone.
+fn is_class_expr(e: &Expr) -> bool {
+    match e {
+        Expr::Const(_) => true,
+        Expr::And(v) | Expr::Or(v) | Expr::AtLeast(_, v) => v.iter().all(is_class_expr),
+        Expr::Not(e) => is_class_expr(e),
+        Expr::Pred(p) => p.field.inner.is_empty() && !matches!(p.test, Test::FieldRef(_)),
+        Expr::Eql(_) => false,
+    }
+}
+
+/// The top-level conjuncts of an expression.
+fn conjuncts(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::And(v) => v.iter().collect(),
+        Expr::Const(true) => Vec::new(),
+        e => vec![e],
+    }
+}
+
+/// Serializes a field value into a class key, faithfully (distinct values, distinct bytes).
+fn push_key(key: &mut Vec<u8>, v: Option<FieldValue<'_>>) {
+    let text = |key: &mut Vec<u8>, s: &[u8]| {
+        key.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        key.extend_from_slice(s);
+    };
+    match v {
+        None => key.push(0),
+        Some(FieldValue::Str(s)) => {
+            key.push(1);
+            text(key, s.as_bytes());
+        }
+        Some(FieldValue::Strs(l)) => {
+            key.push(2);
+            key.extend_from_slice(&(l.len() as u64).to_le_bytes());
+            for s in l {
+                text(key, s.as_bytes());
+            }
+        }
+        Some(FieldValue::Int(n)) => {
+            key.push(3);
+            key.extend_from_slice(&n.to_le_bytes());
+        }
+        Some(FieldValue::Json(j)) => {
+            key.push(4);
+            text(key, j.to_string().as_bytes());
+        }
+    }
+}
+
 impl Prefilter {
     /// Builds the prefilter of `rules`. Rules that are not single-event rules
     /// (sequences, counts) are always candidates here.
     pub fn new(rules: &RuleSet) -> Prefilter {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let mut b = Builder {
             fields: Vec::new(),
             field_ix: HashMap::new(),
             frags: Vec::new(),
             frag_ix: HashMap::new(),
         };
+        // Class conditions: the filter conjuncts on plain fields, the most
+        // shared first, at most 64 of them.
+        let mut cond_ix: HashMap<String, usize> = HashMap::new();
+        let mut cond_exprs: Vec<(usize, Expr)> = Vec::new();
+        for r in rules.rules() {
+            if let RuleKind::Single(d) = &r.kind {
+                for c in conjuncts(&d.filter) {
+                    if is_class_expr(c) {
+                        let k = format!("{c:?}");
+                        let i = *cond_ix.entry(k).or_insert_with(|| {
+                            cond_exprs.push((0, c.clone()));
+                            cond_exprs.len() - 1
+                        });
+                        cond_exprs[i].0 += 1;
+                    }
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..cond_exprs.len()).collect();
+        order.sort_by_key(|&i| (usize::MAX - cond_exprs[i].0, i));
+        order.truncate(64);
+        let mut bit_of: HashMap<String, u32> = HashMap::new();
+        let mut classes = Classes::default();
+        for (bit, &i) in order.iter().enumerate() {
+            let e = &cond_exprs[i].1;
+            bit_of.insert(format!("{e:?}"), bit as u32);
+            e.for_each_predicate(&mut |p| {
+                if !classes.fields.contains(&p.field.base) {
+                    classes.fields.push(p.field.base.clone());
+                }
+            });
+            classes.conds.push(e.clone());
+        }
         let mut needs = Vec::with_capacity(rules.len());
         for r in rules.rules() {
-            let (filter, cond) = match &r.kind {
-                RuleKind::Single(d) => (b.need(&d.filter), b.need(&d.condition)),
+            let (filter, cond, class) = match &r.kind {
+                RuleKind::Single(d) => {
+                    let mut class = 0u64;
+                    let mut rest = Vec::new();
+                    for c in conjuncts(&d.filter) {
+                        match bit_of.get(&format!("{c:?}")) {
+                            Some(&bit) if is_class_expr(c) => class |= 1 << bit,
+                            _ => rest.push(b.need(c)),
+                        }
+                    }
+                    (Need::and(rest), b.need(&d.condition), class)
+                }
                 #[allow(unreachable_patterns)]
-                _ => (Need::True, Need::True),
+                _ => (Need::True, Need::True, 0),
             };
-            needs.push((filter, cond));
+            needs.push((filter, cond, class));
         }
         let mut out_rules = Vec::with_capacity(needs.len());
-        let mut by_frag = vec![Vec::new(); b.frags.len()];
-        let mut always = Vec::new();
-        for (i, (filter, cond)) in needs.into_iter().enumerate() {
+        let mut always_total = 0;
+        for (filter, cond, class) in needs {
             // Index under the rule's own condition first: the logsource filter
             // (`event.category: process`) holds on most events.
             let trig = triggers(&cond, &b.frags).or_else(|| triggers(&filter, &b.frags));
-            match &trig {
-                Some(t) => {
-                    for &f in t {
-                        by_frag[f as usize].push(i as u32);
-                    }
-                }
-                None => always.push(i as u32),
+            always_total += usize::from(trig.is_none());
+            if !classes.groups.contains(&class) {
+                classes.groups.push(class);
             }
             out_rules.push(RuleNeed {
                 need: Need::and(vec![filter, cond]),
                 triggers: trig,
+                class,
             });
         }
-        let mut per_field: Vec<Vec<u32>> = vec![Vec::new(); b.fields.len()];
-        for (id, f) in b.frags.iter().enumerate() {
-            per_field[f.field].push(id as u32);
+        let mut with_frags = vec![false; b.fields.len()];
+        for f in &b.frags {
+            with_frags[f.field] = true;
+        }
+        Prefilter {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            paths: b.fields.iter().map(|f| f.path().to_string()).collect(),
+            field_total: with_frags.iter().filter(|&&x| x).count(),
+            frags: b.frags,
+            rules: out_rules,
+            classes,
+            always_total,
+            views: Mutex::new(ViewCache::default()),
+            all: OnceLock::new(),
+            fields_of: b.fields,
+        }
+    }
+
+    /// Builds the view of the rules `member` accepts.
+    fn build_view(&self, member: &dyn Fn(&RuleNeed) -> bool) -> View {
+        let mut local_of: HashMap<u32, u32> = HashMap::new();
+        let mut global = Vec::new();
+        let mut by_frag: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::new();
+        fn walk(n: &Need, f: &mut dyn FnMut(u32)) {
+            match n {
+                Need::True => {}
+                Need::Frag(x) => f(*x),
+                Need::And(v) | Need::Or(v) => v.iter().for_each(|c| walk(c, f)),
+            }
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            if !member(r) {
+                continue;
+            }
+            // Every fragment of the formula is scanned for, not only the
+            // triggers: `holds` reads them all.
+            walk(&r.need, &mut |g| {
+                local_of.entry(g).or_insert_with(|| {
+                    global.push(g);
+                    by_frag.push(Vec::new());
+                    (global.len() - 1) as u32
+                });
+            });
+            match &r.triggers {
+                Some(t) => {
+                    for g in t {
+                        let l = local_of[g];
+                        by_frag[l as usize].push(i as u32);
+                    }
+                }
+                None => always.push(i as u32),
+            }
+        }
+        let mut per_field: Vec<Vec<u32>> = vec![Vec::new(); self.fields_of.len()];
+        for (l, &g) in global.iter().enumerate() {
+            per_field[self.frags[g as usize].field].push(l as u32);
         }
         let mut fields = Vec::new();
         for (fi, ids) in per_field.into_iter().enumerate() {
@@ -471,11 +699,15 @@ impl Prefilter {
             }
             let pats: Vec<&[u8]> = ids
                 .iter()
-                .map(|&id| b.frags[id as usize].text.as_bytes())
+                .map(|&l| self.frags[global[l as usize] as usize].text.as_bytes())
                 .collect();
+            // Fragments are lowercase; matching them ASCII case-insensitively
+            // scans the event's text in place (no lowercased copy). Non-ASCII
+            // bytes match themselves, as they did in the lowercased copy.
             let build = |kind| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
                     .kind(kind)
                     .build(&pats)
             };
@@ -483,29 +715,65 @@ impl Prefilter {
             let Ok(ac) = build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) else {
                 // Cannot happen for non-empty byte patterns; if it did, make every
                 // rule that needs these fragments a candidate (no false negative).
-                for &id in &ids {
-                    for &r in &by_frag[id as usize] {
-                        always.push(r);
-                    }
+                for &l in &ids {
+                    always.extend_from_slice(&by_frag[l as usize]);
                 }
                 continue;
             };
             fields.push(FieldScan {
-                field: b.fields[fi].clone(),
+                field: self.fields_of[fi].clone(),
                 ac,
                 frags: ids,
             });
         }
         always.sort_unstable();
         always.dedup();
-        Prefilter {
+        View {
             fields,
-            paths: b.fields.iter().map(|f| f.path().to_string()).collect(),
-            frags: b.frags,
-            rules: out_rules,
+            global,
             by_frag,
             always,
         }
+    }
+
+    /// The view for the class whose condition bits `truth` are true.
+    fn view_for(&self, truth: u64) -> Arc<View> {
+        let mut groups = vec![0u64; self.classes.groups.len().div_ceil(64)];
+        for (g, &need) in self.classes.groups.iter().enumerate() {
+            if need & truth == need {
+                groups[g / 64] |= 1 << (g % 64);
+            }
+        }
+        let all = || {
+            Arc::clone(
+                self.all
+                    .get_or_init(|| Arc::new(self.build_view(&|_| true))),
+            )
+        };
+        // A poisoned lock only means another thread panicked while building:
+        // the map itself is consistent.
+        let mut cache = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = cache.by_groups.get(&groups) {
+            return Arc::clone(v);
+        }
+        if cache.by_groups.len() >= MAX_VIEWS {
+            drop(cache);
+            return all();
+        }
+        let v = Arc::new(self.build_view(&|r| r.class & truth == r.class));
+        cache.by_groups.insert(groups, Arc::clone(&v));
+        v
+    }
+
+    /// The class condition bits that hold on `ev`.
+    fn truth(&self, ev: &Event) -> u64 {
+        let mut t = 0u64;
+        for (bit, c) in self.classes.conds.iter().enumerate() {
+            if crate::engine::matcher::eval(c, ev) {
+                t |= 1 << bit;
+            }
+        }
+        t
     }
 
     /// Number of distinct fragments.
@@ -515,46 +783,83 @@ impl Prefilter {
 
     /// Number of fields scanned per event (at most).
     pub fn field_count(&self) -> usize {
-        self.fields.len()
+        self.field_total
     }
 
-    /// Rules that are candidates for every event (no literal need).
+    /// Rules that are candidates for every event of their class (no literal need).
     pub fn always_count(&self) -> usize {
-        self.always.len()
+        self.always_total
+    }
+
+    /// Number of class conditions (logsource filter conjuncts evaluated per event class).
+    pub fn class_condition_count(&self) -> usize {
+        self.classes.conds.len()
+    }
+
+    /// Number of views built so far (one per set of applicable rules seen).
+    pub fn view_count(&self) -> usize {
+        let cache = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        cache.by_groups.len() + usize::from(self.all.get().is_some())
     }
 
     /// A fresh scratch space sized for this prefilter.
     pub fn scratch(&self) -> Scratch {
         Scratch {
+            owner: self.id,
             present: vec![0; self.frags.len().div_ceil(64)],
             touched: Vec::new(),
             seen: vec![0; self.rules.len()],
             stamp: 0,
-            lower: Vec::with_capacity(4096),
+            key: Vec::with_capacity(256),
+            class_ix: HashMap::new(),
+            class_views: Vec::new(),
         }
     }
 
     /// The candidate rules for `ev`, as rule indices in ascending order, into `out`.
     pub fn candidates(&self, ev: &Event, s: &mut Scratch, out: &mut Vec<u32>) {
         out.clear();
-        if s.present.len() * 64 < self.frags.len() || s.seen.len() < self.rules.len() {
+        if s.owner != self.id {
             *s = self.scratch();
         }
-        for &f in &s.touched {
-            s.present[(f / 64) as usize] = 0;
+        s.key.clear();
+        for f in &self.classes.fields {
+            push_key(&mut s.key, ev.get_ref(f));
         }
+        let fresh;
+        let view: &View = match s.class_ix.get(s.key.as_slice()) {
+            Some(&i) => &s.class_views[i],
+            None => {
+                let v = self.view_for(self.truth(ev));
+                if s.key.len() <= MAX_KEY_LEN {
+                    if s.class_ix.len() >= MAX_CLASS_KEYS {
+                        s.class_ix.clear();
+                        s.class_views.clear();
+                    }
+                    s.class_ix
+                        .insert(s.key.as_slice().into(), s.class_views.len());
+                    s.class_views.push(v);
+                    &s.class_views[s.class_views.len() - 1]
+                } else {
+                    fresh = v;
+                    &fresh
+                }
+            }
+        };
         s.touched.clear();
-        for fs in &self.fields {
+        for fs in &view.fields {
+            let mut hits = Hits {
+                fs,
+                view,
+                present: &mut s.present,
+                touched: &mut s.touched,
+            };
             if let Some(lv) = ev.lazy_value(&fs.field) {
                 // A structured field still in compact form (`auditd.records`):
-                // the same leaf texts as `push_json`, without building JSON.
-                s.lower.clear();
-                lv.for_each_text(&mut |t| push_lower(&mut s.lower, t.as_bytes()));
-                scan(fs, &s.lower, &mut s.present, &mut s.touched);
+                // the same leaf texts as `json`, without building JSON.
+                lv.for_each_text(&mut |t| hits.text(t.as_bytes()));
             } else if let Some(v) = ev.get_ref(&fs.field) {
-                s.lower.clear();
-                push_value(&mut s.lower, v);
-                scan(fs, &s.lower, &mut s.present, &mut s.touched);
+                hits.value(v);
             }
         }
         s.stamp = s.stamp.wrapping_add(1);
@@ -562,8 +867,8 @@ impl Prefilter {
             s.seen.iter_mut().for_each(|x| *x = 0);
             s.stamp = 1;
         }
-        for &f in &s.touched {
-            for &r in &self.by_frag[f as usize] {
+        for &l in &s.touched {
+            for &r in &view.by_frag[l as usize] {
                 let seen = &mut s.seen[r as usize];
                 if *seen != s.stamp {
                     *seen = s.stamp;
@@ -573,7 +878,11 @@ impl Prefilter {
                 }
             }
         }
-        out.extend_from_slice(&self.always);
+        for &l in &s.touched {
+            let g = view.global[l as usize];
+            s.present[(g / 64) as usize] = 0;
+        }
+        out.extend_from_slice(&view.always);
         out.sort_unstable();
         out.dedup();
     }
@@ -584,6 +893,15 @@ impl Prefilter {
             return String::new();
         };
         let mut s = String::new();
+        let class: Vec<String> = (0..self.classes.conds.len())
+            .filter(|&b| r.class & (1 << b) != 0)
+            .map(|b| self.classes.conds[b].to_string())
+            .collect();
+        if !class.is_empty() {
+            s.push_str("  prefilter event class: ");
+            s.push_str(&class.join(" and "));
+            s.push('\n');
+        }
         s.push_str("  prefilter need: ");
         self.render(&r.need, &mut s);
         s.push('\n');
@@ -628,70 +946,75 @@ impl Prefilter {
     }
 }
 
-/// Separator between the texts of one field in the scan buffer. A fragment
-/// that spans it is a spurious hit: one more candidate, never a lost one.
-const SEP: u8 = b'\n';
-
-fn push_lower(buf: &mut Vec<u8>, text: &[u8]) {
-    buf.extend(text.iter().map(u8::to_ascii_lowercase));
-    buf.push(SEP);
+/// One field's scan: every text of its value through the field's automaton.
+struct Hits<'a> {
+    fs: &'a FieldScan,
+    view: &'a View,
+    /// Fragments found (global ids).
+    present: &'a mut [u64],
+    /// Fragments found (view-local ids), each once.
+    touched: &'a mut Vec<u32>,
 }
 
-fn push_int(buf: &mut Vec<u8>, n: i64) {
-    let mut tmp = [0u8; 24];
-    let mut w = &mut tmp[..];
-    let _ = write!(w, "{n}");
-    let len = 24 - w.len();
-    push_lower(buf, &tmp[..len]);
-}
-
-/// Appends every text of a field value to `buf`, lowercased.
-fn push_value(buf: &mut Vec<u8>, v: FieldValue<'_>) {
-    match v {
-        FieldValue::Str(s) => push_lower(buf, s.as_bytes()),
-        FieldValue::Strs(l) => {
-            for s in l {
-                push_lower(buf, s.as_bytes());
-            }
-        }
-        FieldValue::Int(n) => push_int(buf, n),
-        FieldValue::Json(j) => push_json(buf, j),
-    }
-}
-
-/// Every leaf the matcher could compare as text, at any depth (object members
-/// too: more text only adds fragments, never hides one). This covers every
-/// `base[].inner` path below the field with one walk and no key lookups.
-fn push_json(buf: &mut Vec<u8>, j: &Value) {
-    match j {
-        Value::Null => {}
-        Value::Bool(b) => push_lower(buf, if *b { b"true" } else { b"false" }),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => push_int(buf, i),
-            None => push_lower(buf, n.to_string().as_bytes()),
-        },
-        Value::String(s) => push_lower(buf, s.as_bytes()),
-        Value::Array(a) => {
-            for x in a {
-                push_json(buf, x);
-            }
-        }
-        Value::Object(m) => {
-            for x in m.values() {
-                push_json(buf, x);
+impl Hits<'_> {
+    /// One overlapping Aho-Corasick pass over one text (ASCII case-insensitive).
+    fn text(&mut self, t: &[u8]) {
+        for m in self.fs.ac.find_overlapping_iter(t) {
+            let l = self.fs.frags[m.pattern().as_usize()];
+            let g = self.view.global[l as usize];
+            let (w, bit) = ((g / 64) as usize, 1u64 << (g % 64));
+            if self.present[w] & bit == 0 {
+                self.present[w] |= bit;
+                self.touched.push(l);
             }
         }
     }
-}
 
-/// One overlapping Aho-Corasick pass over a field's lowercased texts.
-fn scan(fs: &FieldScan, buf: &[u8], present: &mut [u64], touched: &mut Vec<u32>) {
-    for m in fs.ac.find_overlapping_iter(buf) {
-        let f = fs.frags[m.pattern().as_usize()];
-        let (w, bit) = ((f / 64) as usize, 1u64 << (f % 64));
-        if present[w] & bit == 0 {
-            present[w] |= bit;
-            touched.push(f);
+    fn int(&mut self, n: i64) {
+        let mut tmp = [0u8; 24];
+        let mut w = &mut tmp[..];
+        let _ = write!(w, "{n}");
+        let len = 24 - w.len();
+        self.text(&tmp[..len]);
+    }
+
+    /// Every text of a field value.
+    fn value(&mut self, v: FieldValue<'_>) {
+        match v {
+            FieldValue::Str(s) => self.text(s.as_bytes()),
+            FieldValue::Strs(l) => {
+                for s in l {
+                    self.text(s.as_bytes());
+                }
+            }
+            FieldValue::Int(n) => self.int(n),
+            FieldValue::Json(j) => self.json(j),
+        }
+    }
+
+    /// Every leaf the matcher could compare as text, at any depth (object
+    /// members too: more text only adds fragments, never hides one). This
+    /// covers every `base[].inner` path below the field with one walk and no
+    /// key lookups.
+    fn json(&mut self, j: &Value) {
+        match j {
+            Value::Null => {}
+            Value::Bool(b) => self.text(if *b { b"true" } else { b"false" }),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => self.int(i),
+                None => self.text(n.to_string().as_bytes()),
+            },
+            Value::String(s) => self.text(s.as_bytes()),
+            Value::Array(a) => {
+                for x in a {
+                    self.json(x);
+                }
+            }
+            Value::Object(m) => {
+                for x in m.values() {
+                    self.json(x);
+                }
+            }
         }
     }
 }
@@ -809,6 +1132,189 @@ mod tests {
             "{}",
             p.explain(7)
         );
+    }
+
+    /// Candidates and exact matches of every rule of `set` on `ev`.
+    fn verdicts(p: &Prefilter, set: &RuleSet, s: &mut Scratch, ev: &Event) -> Vec<(bool, bool)> {
+        let mut out = Vec::new();
+        p.candidates(ev, s, &mut out);
+        set.rules()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let hit = match &r.kind {
+                    RuleKind::Single(d) => crate::engine::matcher::matches(d, ev),
+                    _ => false,
+                };
+                (out.contains(&(i as u32)), hit)
+            })
+            .collect()
+    }
+
+    const CLASS_RULES: &str = r#"
+title: windows whoami
+id: win-whoami
+logsource: {product: windows, category: process_creation}
+detection:
+  sel: {CommandLine|contains: whoami}
+  condition: sel
+---
+title: linux whoami
+id: lin-whoami
+logsource: {product: linux, category: process_creation}
+detection:
+  sel: {CommandLine|contains: whoami}
+  condition: sel
+---
+title: windows connect
+id: win-net
+logsource: {product: windows, category: network_connection}
+detection:
+  sel: {DestinationIp|startswith: '169.254.'}
+  condition: sel
+---
+title: auditd any
+id: auditd-any
+logsource: {product: linux, service: auditd}
+detection:
+  sel: {type: EXECVE, a0|contains: whoami}
+  condition: sel
+"#;
+
+    /// Event classes: a rule whose logsource excludes the event is no
+    /// candidate even when its own condition would match, and is one as
+    /// soon as the logsource fields say it may apply (also when they are
+    /// absent or unknown and its filter does not require them).
+    #[test]
+    fn event_classes_skip_only_rules_whose_logsource_fails() {
+        let report = crate::rule::load_sigma_str(CLASS_RULES, "c.yml", "test");
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+        let set = report.rules;
+        assert_eq!(set.len(), 4);
+        let p = Prefilter::new(&set);
+        assert!(
+            p.class_condition_count() >= 4,
+            "{}",
+            p.class_condition_count()
+        );
+        assert!(
+            p.explain(0).contains("prefilter event class:"),
+            "{}",
+            p.explain(0)
+        );
+        let ev = |os: Option<&str>, cat: Option<&str>, action: &str, cmd: &str| {
+            let mut j = serde_json::json!({
+                "event": {"type": ["start"], "action": action},
+                "process": {"command_line": cmd},
+                "destination": {"ip": "169.254.169.254"},
+                "auditd": {"records": [{"type": "EXECVE", "fields": {"a0": cmd}}]},
+            });
+            if let Some(os) = os {
+                j["host"] = serde_json::json!({"os": {"type": os}});
+            }
+            if let Some(c) = cat {
+                j["event"]["category"] = serde_json::json!([c]);
+            }
+            Event::from_json(&j)
+        };
+        let mut s = p.scratch();
+        // (candidate, matches) per rule: win-whoami, lin-whoami, win-net, auditd-any.
+        let cases = [
+            // A Windows exec: only the Windows exec rule (and the unfiltered auditd rule).
+            (
+                ev(Some("windows"), Some("process"), "start", "whoami /all"),
+                [true, false, false, true],
+            ),
+            // The same command line on Linux: the Windows rule would match
+            // without its logsource, but the class excludes it.
+            (
+                ev(Some("linux"), Some("process"), "exec", "whoami"),
+                [false, true, false, true],
+            ),
+            // Case of the class values does not matter (case-insensitive filter).
+            (
+                ev(Some("WINDOWS"), Some("PROCESS"), "start", "WHOAMI"),
+                [true, false, false, true],
+            ),
+            // No host.os.type: the Linux mapping only excludes windows/macos.
+            (
+                ev(None, Some("process"), "exec", "whoami"),
+                [false, true, false, true],
+            ),
+            // An unknown category: no process rule applies.
+            (
+                ev(Some("windows"), Some("registry"), "start", "whoami"),
+                [false, false, false, true],
+            ),
+            // No category at all.
+            (
+                ev(Some("windows"), None, "start", "whoami"),
+                [false, false, false, true],
+            ),
+            // A Windows connection.
+            (
+                ev(
+                    Some("windows"),
+                    Some("network"),
+                    "connection_attempted",
+                    "x",
+                ),
+                [false, false, true, false],
+            ),
+            // Forks are no Linux process creation.
+            (
+                ev(Some("linux"), Some("process"), "fork", "whoami"),
+                [false, false, false, true],
+            ),
+        ];
+        // Twice: the second pass goes through the scratch space's class cache.
+        for _ in 0..2 {
+            for (i, (e, want)) in cases.iter().enumerate() {
+                let got = verdicts(&p, &set, &mut s, e);
+                for (r, &(cand, hit)) in got.iter().enumerate() {
+                    assert!(
+                        !hit || cand,
+                        "case {i}: rule {r} matches but is no candidate"
+                    );
+                    assert_eq!(hit, want[r], "case {i}: rule {r} match");
+                    assert_eq!(cand, want[r], "case {i}: rule {r} candidate");
+                }
+            }
+        }
+        // A scratch space of another prefilter is reset, not misused.
+        let q = Prefilter::new(&set);
+        let got = verdicts(&q, &set, &mut s, &cases[1].0);
+        assert_eq!(
+            got.iter().map(|x| x.0).collect::<Vec<_>>(),
+            [false, true, false, true]
+        );
+    }
+
+    /// Hostile class values (a new `host.os.type` on every event, some
+    /// longer than a cached key may be) stay correct and bounded.
+    #[test]
+    fn many_and_long_class_keys_stay_correct() {
+        let set = crate::rule::load_sigma_str(CLASS_RULES, "c.yml", "test").rules;
+        let p = Prefilter::new(&set);
+        let mut s = p.scratch();
+        for i in 0..(MAX_CLASS_KEYS + 50) {
+            let os = if i % 7 == 0 {
+                "x".repeat(MAX_KEY_LEN + 1)
+            } else {
+                format!("os{i}")
+            };
+            let e = Event::from_json(&serde_json::json!({
+                "host": {"os": {"type": os}},
+                "event": {"category": ["process"], "type": ["start"], "action": "exec"},
+                "process": {"command_line": "whoami"},
+            }));
+            let got = verdicts(&p, &set, &mut s, &e);
+            // Not windows: the Linux rule applies, the Windows one does not.
+            assert_eq!(got[0], (false, false));
+            assert_eq!(got[1], (true, true));
+        }
+        assert!(s.class_ix.len() <= MAX_CLASS_KEYS);
+        assert!(p.views.lock().map(|v| v.by_groups.len()).unwrap_or(0) <= MAX_VIEWS);
     }
 
     #[test]
