@@ -126,8 +126,18 @@ fn any_leaf(j: &Value, path: &[String], f: &mut dyn FnMut(&Value) -> bool) -> Op
             found
         }
         _ if path.is_empty() => Some(f(j)),
-        Value::Object(m) => m.get(&path[0]).and_then(|x| any_leaf(x, &path[1..], f)),
+        Value::Object(m) => member(m, &path[0]).and_then(|x| any_leaf(x, &path[1..], f)),
         _ => None,
+    }
+}
+
+/// `m[key]`. Small objects (an auditd record and its fields) are searched by
+/// comparing keys: cheaper than hashing the key, the same answer (keys are unique).
+fn member<'a>(m: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if m.len() <= 16 {
+        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        m.get(key)
     }
 }
 
