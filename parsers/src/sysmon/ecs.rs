@@ -168,8 +168,8 @@ fn map(w: &WinEvent) -> Event {
     if let Some(id) = w.event_id {
         ev.extra
             .insert("event.code".into(), Value::from(id.to_string()));
-        ev.extra
-            .insert("winlog.event_id".into(), Value::from(id.to_string()));
+        let code = ev.extra["event.code"].clone();
+        ev.extra.insert("winlog.event_id".into(), code);
     }
     if let Some(p) = &w.provider_name {
         ev.extra
@@ -475,7 +475,7 @@ fn pe(w: &WinEvent, prefix: &str, ev: &mut Event) {
         ("FileVersion", "file_version"),
     ] {
         if let Some(v) = w.known(src) {
-            ev.extra.insert(format!("{prefix}.{dst}"), Value::from(v));
+            ev.extra.insert(join(&[prefix, ".", dst]), Value::from(v));
         }
     }
 }
@@ -491,8 +491,8 @@ fn hashes(w: &WinEvent, entity: &str, ev: &mut Event) {
         if let Some((alg, val)) = part.split_once('=') {
             let alg = alg.trim().to_ascii_lowercase();
             let path = match alg.as_str() {
-                "md5" | "sha1" | "sha256" | "sha384" | "sha512" => format!("{entity}.hash.{alg}"),
-                "imphash" => format!("{entity}.pe.imphash"),
+                "md5" | "sha1" | "sha256" | "sha384" | "sha512" => join(&[entity, ".hash.", &alg]),
+                "imphash" => join(&[entity, ".pe.imphash"]),
                 _ => continue,
             };
             ev.extra
@@ -504,21 +504,21 @@ fn hashes(w: &WinEvent, entity: &str, ev: &mut Event) {
 fn signature(w: &WinEvent, prefix: &str, ev: &mut Event) {
     if let Some(s) = w.known("Signature") {
         ev.extra.insert(
-            format!("{prefix}.code_signature.subject_name"),
+            join(&[prefix, ".code_signature.subject_name"]),
             Value::from(s),
         );
     }
     if let Some(s) = w.known("SignatureStatus") {
         ev.extra
-            .insert(format!("{prefix}.code_signature.status"), Value::from(s));
+            .insert(join(&[prefix, ".code_signature.status"]), Value::from(s));
         ev.extra.insert(
-            format!("{prefix}.code_signature.valid"),
+            join(&[prefix, ".code_signature.valid"]),
             Value::from(s.eq_ignore_ascii_case("valid")),
         );
     }
     if let Some(s) = w.known("Signed") {
         ev.extra.insert(
-            format!("{prefix}.code_signature.exists"),
+            join(&[prefix, ".code_signature.exists"]),
             Value::from(s.eq_ignore_ascii_case("true")),
         );
     }
@@ -530,10 +530,10 @@ fn file(w: &WinEvent, field: &str, prefix: &str, ev: &mut Event) {
     if prefix == "file" {
         ev.file_path = Some(path.to_string());
     } else {
-        ev.extra.insert(format!("{prefix}.path"), Value::from(path));
+        ev.extra.insert(join(&[prefix, ".path"]), Value::from(path));
     }
     let name = basename(path);
-    ev.extra.insert(format!("{prefix}.name"), Value::from(name));
+    ev.extra.insert(join(&[prefix, ".name"]), Value::from(name));
     if prefix == "file" {
         if name.len() < path.len() {
             let dir = &path[..path.len() - name.len()];
@@ -568,14 +568,17 @@ fn network(w: &WinEvent, ev: &mut Event) {
         .or_else(|| w.known("DestinationIsIpv6"))
         .map(|v| v.eq_ignore_ascii_case("true"));
     ev.network.type_ = v6.map(|v| if v { "ipv6" } else { "ipv4" }.into());
-    for (prefix, ep) in [
-        ("Source", &mut ev.source),
-        ("Destination", &mut ev.destination),
+    for ([ip, port, host], ep) in [
+        (["SourceIp", "SourcePort", "SourceHostname"], &mut ev.source),
+        (
+            ["DestinationIp", "DestinationPort", "DestinationHostname"],
+            &mut ev.destination,
+        ),
     ] {
-        ep.ip = w.known(&format!("{prefix}Ip")).map(str::to_string);
+        ep.ip = w.known(ip).map(str::to_string);
         ep.address = ep.ip.clone();
-        ep.port = w.known(&format!("{prefix}Port")).and_then(parse_int);
-        ep.domain = w.known(&format!("{prefix}Hostname")).map(str::to_string);
+        ep.port = w.known(port).and_then(parse_int);
+        ep.domain = w.known(host).map(str::to_string);
     }
     if let Some(n) = w.known("DestinationPortName") {
         ev.extra.insert("network.protocol".into(), Value::from(n));
@@ -633,37 +636,30 @@ fn dns(w: &WinEvent, ev: &mut Event) {
     let Some(results) = w.known("QueryResults") else {
         return;
     };
-    let mut answers = Vec::new();
+    // The answers (`type:  5 edge.example.net`, IPs) stay in the raw
+    // QueryResults; `dns.answers` (an array of objects) is not mapped.
     let mut ips = Vec::new();
     for item in results.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        if let Some(rest) = item.strip_prefix("type:") {
-            let rest = rest.trim_start();
-            let (code, data) = rest.split_once(' ').unwrap_or((rest, ""));
-            let ty = match code {
-                "5" => "CNAME".to_string(),
-                "1" => "A".to_string(),
-                "28" => "AAAA".to_string(),
-                "12" => "PTR".to_string(),
-                "15" => "MX".to_string(),
-                "16" => "TXT".to_string(),
-                "33" => "SRV".to_string(),
-                other => other.to_string(),
-            };
-            answers.push(json!({"type": ty, "data": data.trim()}));
-        } else {
-            let ip = item.strip_prefix("::ffff:").unwrap_or(item);
-            if ip.parse::<std::net::IpAddr>().is_ok() {
-                let ty = if ip.contains(':') { "AAAA" } else { "A" };
-                answers.push(json!({"type": ty, "data": ip}));
-                ips.push(Value::from(ip));
-            }
+        if item.starts_with("type:") {
+            continue;
+        }
+        let ip = item.strip_prefix("::ffff:").unwrap_or(item);
+        if ip.parse::<std::net::IpAddr>().is_ok() {
+            ips.push(Value::from(ip));
         }
     }
-    // `dns.answers` (an array of objects) is kept raw only: QueryResults.
-    let _ = answers;
     if !ips.is_empty() {
         ev.extra.insert("dns.resolved_ip".into(), Value::Array(ips));
     }
+}
+
+/// The concatenation of `parts` (field paths, without `format!`).
+fn join(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// The file name part of a Windows (or POSIX) path.
@@ -674,7 +670,11 @@ pub fn basename(path: &str) -> &str {
 /// A GUID in Sysmon's rendering: lowercase, with braces.
 pub fn guid(g: &str) -> String {
     let inner = g.trim().trim_start_matches('{').trim_end_matches('}');
-    format!("{{{}}}", inner.to_ascii_lowercase())
+    let mut s = String::with_capacity(inner.len() + 2);
+    s.push('{');
+    s.extend(inner.chars().map(|c| c.to_ascii_lowercase()));
+    s.push('}');
+    s
 }
 
 fn is_zero_guid(g: &str) -> bool {
