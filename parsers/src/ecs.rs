@@ -85,6 +85,10 @@ pub trait LazySource: Send + Sync + fmt::Debug {
     /// Every path this source holds, with its JSON value.
     fn materialize(&self, out: &mut BTreeMap<String, Value>);
 
+    /// About how many bytes of memory the source holds (what a bounded
+    /// queue of events charges for it; see [`Event::approx_bytes`]).
+    fn heap_bytes(&self) -> usize;
+
     /// For a [`LazyGet::Structured`] path: calls `f` with the text of every
     /// string leaf (at any depth), as the prefilter scans a JSON value.
     /// Leaves that are not strings may be left out only if the source never
@@ -154,6 +158,16 @@ impl LazyFields {
             self.src.materialize(&mut m);
             m
         })
+    }
+
+    /// About how many bytes the source and, once made, its JSON hold.
+    pub fn approx_bytes(&self) -> usize {
+        self.src.heap_bytes()
+            + self.json.get().map_or(0, |m| {
+                m.iter()
+                    .map(|(k, v)| k.len() + json_bytes(v))
+                    .sum::<usize>()
+            })
     }
 
     /// Reads `path` as a rule does (`null` is absent).
@@ -466,7 +480,84 @@ fn list(v: &[String]) -> Option<FieldValue<'_>> {
     }
 }
 
+/// About how many bytes a JSON value holds (strings, keys and a node each).
+fn json_bytes(v: &Value) -> usize {
+    const NODE: usize = std::mem::size_of::<Value>();
+    NODE + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(json_bytes).sum(),
+        Value::Object(o) => o.iter().map(|(k, v)| k.len() + NODE + json_bytes(v)).sum(),
+        _ => 0,
+    }
+}
+
 impl Event {
+    /// About how many bytes of memory the event holds: its strings, lists,
+    /// raw fields and lazy source (an estimate for memory budgets: queues
+    /// that hold events charge this, so a few huge events cannot slip past
+    /// a budget set for typical ones).
+    pub fn approx_bytes(&self) -> usize {
+        fn o(s: &Option<String>) -> usize {
+            s.as_ref().map_or(0, String::len)
+        }
+        fn l(v: &[String]) -> usize {
+            v.iter()
+                .map(|s| s.len() + std::mem::size_of::<String>())
+                .sum()
+        }
+        let e = &self.event;
+        let p = &self.process;
+        let strings = [
+            &e.kind,
+            &e.action,
+            &e.outcome,
+            &e.module,
+            &e.dataset,
+            &self.host.id,
+            &self.host.name,
+            &self.host.os_type,
+            &p.entity_id,
+            &p.name,
+            &p.executable,
+            &p.command_line,
+            &p.working_directory,
+            &p.title,
+            &p.parent.entity_id,
+            &p.parent.name,
+            &p.parent.executable,
+            &p.parent.command_line,
+            &self.user.id,
+            &self.user.name,
+            &self.source.ip,
+            &self.source.address,
+            &self.source.domain,
+            &self.destination.ip,
+            &self.destination.address,
+            &self.destination.domain,
+            &self.network.transport,
+            &self.network.direction,
+            &self.network.type_,
+            &self.dns_question_name,
+            &self.url.original,
+            &self.url.domain,
+            &self.url.path,
+            &self.file_path,
+            &self.message,
+        ];
+        std::mem::size_of::<Event>()
+            + strings.iter().map(|s| o(s)).sum::<usize>()
+            + l(&e.category)
+            + l(&e.type_)
+            + l(&p.args)
+            + l(&p.parent.args)
+            + self
+                .extra
+                .iter()
+                .map(|(k, v)| k.len() + json_bytes(v))
+                .sum::<usize>()
+            + self.lazy.as_ref().map_or(0, LazyFields::approx_bytes)
+    }
+
     /// Reads a field by dotted path (resolves the path on every call; rules
     /// use [`Event::get_ref`] with a pre-resolved [`FieldRef`]).
     pub fn get(&self, path: &str) -> Option<FieldValue<'_>> {
@@ -805,6 +896,19 @@ pub fn insert_path(root: &mut Map<String, Value>, path: &str, v: Value) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn approx_bytes_counts_what_the_event_holds() {
+        let small = Event::default().approx_bytes();
+        let mut ev = Event::default();
+        ev.process.command_line = Some("x".repeat(10 << 20));
+        ev.process.args = vec!["y".repeat(1 << 20); 3];
+        ev.extra
+            .insert("auditd.data.a0".into(), Value::from("z".repeat(1 << 20)));
+        let big = ev.approx_bytes();
+        assert!(big >= small + (14 << 20), "{small} -> {big}");
+        assert!(big < small + (15 << 20), "{small} -> {big}");
+    }
+
     use super::*;
 
     #[test]

@@ -53,9 +53,17 @@ use tripline_parsers::Format;
 const BATCH: usize = 2048;
 /// Events held (by alerts and stateful records) per batch at most.
 const BATCH_EVENTS: usize = 64;
-/// The weight of one event held in flight (a nominal size: a parsed event
-/// is a few kilobytes).
+/// A batch also ends once its events and documents weigh this much.
+const BATCH_BYTES: usize = 1 << 20;
+/// The least weight of one event held in flight (a nominal size: a parsed
+/// event is a few kilobytes); a larger event weighs its
+/// [`Event::approx_bytes`], so huge events cannot slip past the budgets.
 const EVENT_WEIGHT: usize = 4096;
+
+/// What holding `ev` in flight weighs.
+fn event_weight(ev: &Event) -> usize {
+    EVENT_WEIGHT.max(ev.approx_bytes())
+}
 /// Weight in flight of the inputs after the one the main thread is taking.
 const AHEAD_BUDGET: usize = 64 << 20;
 /// Weight in flight of the input the main thread is taking.
@@ -95,10 +103,10 @@ enum Msg {
     Done(Done),
 }
 
-/// The weight of a batch in flight: its items, the events they hold and
-/// the bytes of the alerts' JSON documents.
+/// The weight of a batch in flight: its items, the weight of the events
+/// they hold and the bytes of the alerts' JSON documents.
 fn weight(items: usize, events: usize, json: usize) -> usize {
-    items * std::mem::size_of::<Item>() + events * EVENT_WEIGHT + json
+    items * std::mem::size_of::<Item>() + events + json
 }
 
 /// Results in flight: what bounds the workers' lead over the main thread.
@@ -361,8 +369,8 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    /// Sends a batch holding `events` events and `json` bytes of alert
-    /// documents (after waiting for room); false when nobody takes results
+    /// Sends a batch holding events that weigh `events` and `json` bytes of
+    /// alert documents (after waiting for room); false when nobody takes results
     /// any more.
     fn send(&self, items: Vec<Item>, events: usize, json: usize) -> bool {
         let w = weight(items.len(), events, json);
@@ -396,6 +404,7 @@ fn read_one(
     let mut filtered = 0u64;
     let mut batch: Vec<Item> = out.empty_batch();
     let mut held = 0usize;
+    let mut held_bytes = 0usize;
     let mut json_bytes = 0usize;
     let mut writer = plan.alert_json.then(tripline::alert::AlertWriter::new);
     let mut gone = false;
@@ -423,6 +432,7 @@ fn read_one(
             let ev = Arc::new(ev);
             engine.process_single(&ev, &mut |a| {
                 held += 1;
+                held_bytes += a.events.iter().map(|e| event_weight(e)).sum::<usize>();
                 let json = writer.as_mut().map(|w| {
                     let mut doc = Vec::new();
                     w.write(&a, &mut doc);
@@ -436,15 +446,23 @@ fn read_one(
                 if engine.stateful_wants(&ev) {
                     engine.last_hits(&mut hits);
                     held += 1;
+                    held_bytes += event_weight(&ev);
                     batch.push(Item::Stateful(ev, hits.as_slice().into()));
                 } else if ts > newest || ts == i64::MAX {
                     batch.push(Item::Tick(ts));
                 }
                 newest = newest.max(ts);
             }
-            if batch.len() >= BATCH || held >= BATCH_EVENTS {
+            if batch.len() >= BATCH
+                || held >= BATCH_EVENTS
+                || held_bytes + json_bytes >= BATCH_BYTES
+            {
                 let full = std::mem::replace(&mut batch, out.empty_batch());
-                let (events, json) = (std::mem::take(&mut held), std::mem::take(&mut json_bytes));
+                held = 0;
+                let (events, json) = (
+                    std::mem::take(&mut held_bytes),
+                    std::mem::take(&mut json_bytes),
+                );
                 gone = !out.send(full, events, json) || stop.load(Ordering::Relaxed);
             }
         },
@@ -452,7 +470,7 @@ fn read_one(
     if gone {
         return;
     }
-    if !batch.is_empty() && !out.send(batch, held, json_bytes) {
+    if !batch.is_empty() && !out.send(batch, held_bytes, json_bytes) {
         return;
     }
     let _ = out.tx.send(Msg::Done(Done {
@@ -483,7 +501,7 @@ mod tests {
 
     #[test]
     fn inputs_ahead_share_one_budget_and_the_head_has_its_own() {
-        let w = weight(1, 1, 100);
+        let w = weight(1, EVENT_WEIGHT, 100);
         // Inputs after the head wait once the budget is used, whichever holds it.
         let f = flight(0, vec![0, AHEAD_BUDGET - w, 0]);
         assert!(f.fits(1, w));

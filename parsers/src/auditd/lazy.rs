@@ -345,6 +345,14 @@ impl LazySource for AuditdFields {
         LazyGet::Absent
     }
 
+    fn heap_bytes(&self) -> usize {
+        self.text.len()
+            + self.recs.len() * std::mem::size_of::<Rec>()
+            + self.fields.len() * std::mem::size_of::<Fld>()
+            + self.data_recs.len() * 4
+            + self.derived.len() * std::mem::size_of::<(&str, Range<u32>)>()
+    }
+
     fn materialize(&self, out: &mut BTreeMap<String, Value>) {
         self.data_json(out);
         out.insert(RECORDS.into(), self.records_json());

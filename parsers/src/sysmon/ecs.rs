@@ -134,6 +134,13 @@ impl LazySource for EventData {
         }
     }
 
+    fn heap_bytes(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + std::mem::size_of::<(String, String)>())
+            .sum()
+    }
+
     fn materialize(&self, out: &mut BTreeMap<String, Value>) {
         for (k, v) in &self.0 {
             out.insert(event_data_key(k), Value::from(v.as_str()));
