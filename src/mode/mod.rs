@@ -31,6 +31,7 @@ impl From<Exit> for std::process::ExitCode {
 /// on Unix (alerts quote command lines, which can hold secrets; see: issue 11).
 /// An existing file keeps its mode.
 pub fn output_options() -> OpenOptions {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut o = OpenOptions::new();
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
