@@ -34,7 +34,7 @@ use tripline_parsers::{Event, FieldValue};
 
 use super::sequence::{MIN_SWEEP_INTERVAL_NS, Observation};
 use super::window::{
-    KeyTable, Reorder, StateLimits, StateStats, encode_key, field_value, saved_events,
+    KeyTable, Reorder, SavedEvents, StateLimits, StateStats, encode_key, field_value, saved_events,
 };
 use crate::alert::Alert;
 use crate::rule::RuleMeta;
@@ -338,21 +338,15 @@ impl Counter {
             salt: self.salt,
             ..CounterState::default()
         };
-        let mut seen: HashMap<*const Event, u32> = HashMap::new();
-        let mut index = |ev: &Arc<Event>, st: &mut CounterState| -> u32 {
-            *seen.entry(Arc::as_ptr(ev)).or_insert_with(|| {
-                st.ev.push(ev.to_json());
-                (st.ev.len() - 1) as u32
-            })
-        };
+        let mut evs = SavedEvents::default();
         for p in self.reorder.buffered() {
-            let i = index(&p.event, &mut st);
+            let i = evs.index(&p.event);
             st.pending.push((p.ts, p.seq, i, p.info));
         }
         let (w, r, seq) = self.reorder.clock();
         st.clock = (w, r, seq, self.next_sweep);
         for (k, g) in self.groups.iter() {
-            let i = index(&g.last, &mut st);
+            let i = evs.index(&g.last);
             let mut values: Vec<(u64, i64)> = g.values.iter().map(|(h, t)| (*h, *t)).collect();
             values.sort_unstable();
             st.groups.push(SavedGroup {
@@ -365,6 +359,7 @@ impl Counter {
                 last_ts: g.last_ts,
             });
         }
+        st.ev = evs.into_json();
         st
     }
 

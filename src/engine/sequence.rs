@@ -79,7 +79,9 @@ use serde_json::Value;
 use tripline_parsers::Event;
 
 use super::matcher;
-use super::window::{KeyTable, Reorder, StateLimits, StateStats, encode_key, saved_events};
+use super::window::{
+    KeyTable, Reorder, SavedEvents, StateLimits, StateStats, encode_key, saved_events,
+};
 use crate::alert::Alert;
 use crate::rule::RuleMeta;
 use crate::rule::temporal::{RuleRef, SequenceSpec, StageCondition};
@@ -236,19 +238,9 @@ impl Sequencer {
     /// The open state (see [`SequencerState`]).
     pub fn save_state(&self) -> SequencerState {
         let mut st = SequencerState::default();
-        let mut seen: Vec<(*const Event, u32)> = Vec::new();
-        let mut index = |ev: &Arc<Event>, st: &mut SequencerState| -> u32 {
-            let p = Arc::as_ptr(ev);
-            if let Some((_, i)) = seen.iter().find(|(q, _)| *q == p) {
-                return *i;
-            }
-            st.ev.push(ev.to_json());
-            let i = (st.ev.len() - 1) as u32;
-            seen.push((p, i));
-            i
-        };
+        let mut evs = SavedEvents::default();
         for p in self.reorder.buffered() {
-            let i = index(&p.event, &mut st);
+            let i = evs.index(&p.event);
             st.buf.push((p.ts, p.seq, i, p.info.stages, p.info.until));
         }
         let (w, r, seq) = self.reorder.clock();
@@ -259,12 +251,13 @@ impl Sequencer {
                 let slots = p
                     .slots
                     .iter()
-                    .map(|(s, t, e)| (*s as u32, *t, index(e, &mut st)))
+                    .map(|(s, t, e)| (*s as u32, *t, evs.index(e)))
                     .collect();
                 ps.push((p.start, p.last, p.filled, slots));
             }
             st.keys.push((k.to_vec(), ps));
         }
+        st.ev = evs.into_json();
         st
     }
 

@@ -588,6 +588,30 @@ impl<T> Reorder<T> {
     }
 }
 
+/// The events a saved state refers to, as ECS JSON, each written once
+/// however many entries share it (entries hold its index).
+#[derive(Default)]
+pub struct SavedEvents {
+    json: Vec<serde_json::Value>,
+    index: HashMap<*const Event, u32>,
+}
+
+impl SavedEvents {
+    /// The index of `ev`, writing its JSON on first sight.
+    pub fn index(&mut self, ev: &Arc<Event>) -> u32 {
+        let json = &mut self.json;
+        *self.index.entry(Arc::as_ptr(ev)).or_insert_with(|| {
+            json.push(ev.to_json());
+            (json.len() - 1) as u32
+        })
+    }
+
+    /// The events' JSON, in index order.
+    pub fn into_json(self) -> Vec<serde_json::Value> {
+        self.json
+    }
+}
+
 /// The events of a saved state (ECS JSON, referenced by index), rebuilt.
 pub fn saved_events(ev: &[serde_json::Value]) -> Vec<Arc<Event>> {
     ev.iter().map(|v| Arc::new(Event::from_json(v))).collect()
