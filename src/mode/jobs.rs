@@ -430,9 +430,14 @@ fn read_one(
                 return;
             }
             let ev = Arc::new(ev);
+            // The alerts and the stateful record below all share this one
+            // event: it is weighed once, and charged once.
+            let mut weight = 0;
             engine.process_single(&ev, &mut |a| {
                 held += 1;
-                held_bytes += a.events.iter().map(|e| event_weight(e)).sum::<usize>();
+                if weight == 0 {
+                    weight = event_weight(&ev);
+                }
                 let json = writer.as_mut().map(|w| {
                     let mut doc = Vec::new();
                     w.write(&a, &mut doc);
@@ -446,13 +451,16 @@ fn read_one(
                 if engine.stateful_wants(&ev) {
                     engine.last_hits(&mut hits);
                     held += 1;
-                    held_bytes += event_weight(&ev);
+                    if weight == 0 {
+                        weight = event_weight(&ev);
+                    }
                     batch.push(Item::Stateful(ev, hits.as_slice().into()));
                 } else if ts > newest || ts == i64::MAX {
                     batch.push(Item::Tick(ts));
                 }
                 newest = newest.max(ts);
             }
+            held_bytes += weight;
             if batch.len() >= BATCH
                 || held >= BATCH_EVENTS
                 || held_bytes + json_bytes >= BATCH_BYTES
